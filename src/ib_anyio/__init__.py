@@ -1,1 +1,71 @@
-"""ib_anyio."""
+"""ib_anyio: a Trio/AnyIO structured-concurrency client for Interactive Brokers' TWS API.
+
+Generated on top of IB's own ``ibapi`` package, which still does the wire
+protocol. Start with :func:`connect`; the simulated TWS is :mod:`ib_anyio.sim`;
+the items requests return and streams yield are in :mod:`ib_anyio.items`.
+"""
+
+from ibapi.contract import ComboLeg as ComboLeg
+from ibapi.contract import Contract as Contract
+from ibapi.contract import ContractDetails as ContractDetails
+from ibapi.execution import Execution as Execution
+from ibapi.execution import ExecutionFilter as ExecutionFilter
+from ibapi.order import Order as Order
+from ibapi.scanner import ScannerSubscription as ScannerSubscription
+from ibapi.tag_value import TagValue as TagValue
+
+from ._bridge import OverflowPolicy as OverflowPolicy
+from ._client import Notice as Notice
+from ._client import ibapi_version as ibapi_version
+from ._connect import connect as connect
+from ._errors import ConnectionFailed as ConnectionFailed
+from ._errors import ConnectionLost as ConnectionLost
+from ._errors import IBError as IBError
+from ._errors import StreamOverflow as StreamOverflow
+from ._errors import TWSError as TWSError
+from ._errors import UnsupportedRequest as UnsupportedRequest
+from ._generated._client import Client as Client
+from ._stream import ItemStream as ItemStream
+from ._stream import Subscription as Subscription
+
+__all__ = [
+    "Client",
+    "ComboLeg",
+    "ConnectionFailed",
+    "ConnectionLost",
+    "Contract",
+    "ContractDetails",
+    "Execution",
+    "ExecutionFilter",
+    "IBError",
+    "ItemStream",
+    "Notice",
+    "Order",
+    "OverflowPolicy",
+    "ScannerSubscription",
+    "StreamOverflow",
+    "Subscription",
+    "TWSError",
+    "TagValue",
+    "UnsupportedRequest",
+    "connect",
+    "ibapi_version",
+]
+
+#: Names defined by ibapi itself: re-exported as they are.
+_IBAPI_NAMES = frozenset(
+    {"ComboLeg", "Contract", "ContractDetails", "Execution", "ExecutionFilter", "Order",
+     "ScannerSubscription", "TagValue"}
+)
+
+
+def _fixup_module_metadata() -> None:
+    """Show our public classes as ``ib_anyio.X``, not their private module (like trio)."""
+    for name in __all__:
+        obj = globals()[name]
+        if name not in _IBAPI_NAMES and getattr(obj, "__module__", "").startswith("ib_anyio."):
+            obj.__module__ = __name__
+
+
+_fixup_module_metadata()
+del _fixup_module_metadata

@@ -1,0 +1,68 @@
+"""nox sessions: the test matrix over ibapi releases, lint, typing, codegen check.
+
+Run ``uvx nox`` (or ``uv run nox``) for everything, ``uv run nox -s tests`` for
+the matrix only. Every session installs through uv from ``uv.lock``.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typing", "codegen_check", "tests"]
+
+# ibapi, ibapi-stable and ibapi-latest all install the package `ibapi`: each
+# session replaces the locked ibapi-stable with exactly one of them.
+IBAPI_RELEASES = [
+    "ibapi==9.81.1.post1",
+    "ibapi-stable==10.37.2",
+    "ibapi-stable==10.45.1",
+    "ibapi-stable==10.50.2",
+    "ibapi-latest==10.51.1",
+]
+ALL_IBAPI_DISTS = ["ibapi", "ibapi-stable", "ibapi-latest"]
+
+
+def _sync(session: nox.Session, *groups: str) -> None:
+    """Install the project and its locked dev dependencies into the session's venv."""
+    args = ["uv", "sync", "--frozen", "--inexact"]
+    for group in groups:
+        args += ["--group", group]
+    session.run_install(
+        *args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
+    )
+
+
+@nox.session(python="3.11")
+@nox.parametrize("ibapi", IBAPI_RELEASES, ids=[r.split("==")[1] for r in IBAPI_RELEASES])
+def tests(session: nox.Session, ibapi: str) -> None:
+    """The whole test suite, on asyncio and trio, against one ibapi release."""
+    _sync(session)
+    session.run("uv", "pip", "uninstall", *ALL_IBAPI_DISTS, silent=True)
+    session.install(ibapi, "protobuf>=5.29")
+    session.run("python", "-c", "import ib_anyio; print('ibapi', ib_anyio.ibapi_version())")
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    _sync(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typing(session: nox.Session) -> None:
+    """mypy --strict over src (including the generated code) and tools."""
+    _sync(session)
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def codegen_check(session: nox.Session) -> None:
+    """Regenerate in memory and fail on any difference; print the coverage reports."""
+    _sync(session)
+    session.run("python", "-m", "tools.codegen", "--check")
+    session.run("python", "-m", "tools.codegen", "--report")

@@ -1,0 +1,479 @@
+"""The one module that owns ibapi's threads: socket, framing, routing, wake-ups.
+
+ibapi's own ``EReader`` re-copies the rest of its buffer for every message
+(``comm.read_msg``) and joins 4 KiB reads, which is O(n²) under bursts, and
+hands every message to a second thread through a ``queue.Queue``. We keep
+ibapi's ``Decoder`` and ``EWrapper`` dispatch intact but own the socket side:
+
+* a **reader thread** receives large chunks, frames them linearly (4-byte
+  length prefix; message id as the first text field, or from server version
+  201 as a 4-byte binary id, protobuf when the id exceeds 200) and calls the
+  decoder directly, in the same thread;
+* the generated ``EWrapper`` callbacks build one attrs item each and
+  :meth:`Route.push` appends it to the route's deque; routes whose consumer is
+  waiting are collected, and after each received chunk **one**
+  ``run_sync_soon`` on the event loop wakes them all;
+* a **writer thread** does the blocking ``sendall``: ``EClient`` methods called
+  on the event loop only enqueue bytes, so the loop never blocks on a write.
+
+A slow consumer never stalls the reader thread: each stream has a bounded
+buffer with a documented overflow policy (see :class:`StreamRoute`).
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import logging
+import queue
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import anyio
+import anyio.lowlevel
+from ibapi.client import EClient
+from ibapi.decoder import Decoder
+from ibapi.wrapper import EWrapper
+
+from ._errors import ConnectionLost, StreamOverflow
+
+__all__ = ["Bridge", "CollectRoute", "Route", "StreamRoute", "WrapperBase"]
+
+logger = logging.getLogger("ib_anyio")
+
+OverflowPolicy = Literal["error", "drop_oldest"]
+
+#: From this server version on, message ids are 4-byte binary ints (ibapi 10.x).
+MIN_SERVER_VER_PROTOBUF = 201
+PROTOBUF_MSG_ID = 200
+
+_DECODER_TAKES_MSG_ID = "msgId" in inspect.signature(Decoder.interpret).parameters
+_unpack_size = struct.Struct(">I").unpack_from
+_RECV_SIZE = 1 << 18
+
+
+class Route:
+    """Where the callbacks for one request id (or channel) go.
+
+    ``push`` and ``end`` run on the reader thread (or, for errors ibapi raises
+    while sending, on the event loop); everything else on the event loop.
+    """
+
+    __slots__ = ("_bridge", "_scheduled", "_waiter", "error", "finished", "key")
+
+    def __init__(self, bridge: Bridge, key: int | str) -> None:
+        self._bridge = bridge
+        self.key = key
+        self._waiter: anyio.Event | None = None
+        self._scheduled = False
+        self.error: BaseException | None = None
+        self.finished = False
+
+    def push(self, item: object) -> None:
+        raise NotImplementedError
+
+    def end(self, item: object) -> None:
+        raise NotImplementedError
+
+    def fail(self, exc: BaseException) -> None:
+        """End the route with ``exc`` (delivered after what is already buffered)."""
+        if not self.finished:
+            self.error = exc
+            self.finished = True
+            self._notify()
+
+    def _ready(self) -> bool:
+        return self.finished
+
+    def _notify(self) -> None:
+        if self._waiter is not None and not self._scheduled:
+            self._scheduled = True
+            self._bridge._schedule_wake(self)
+
+    def _wake(self) -> None:
+        """Event loop: wake the consumer, if it waits."""
+        self._scheduled = False
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.set()
+
+    async def wait(self) -> None:
+        """Event loop: wait until ``_ready()``; a checkpoint in every case."""
+        waiter = anyio.Event()
+        self._waiter = waiter
+        # Re-check after publishing the waiter: the reader thread may have
+        # pushed between our last look and now, and will not wake us for it.
+        if self._ready():
+            self._waiter = None
+            await anyio.lowlevel.checkpoint()
+            return
+        try:
+            await waiter.wait()
+        finally:
+            self._waiter = None
+
+
+class CollectRoute(Route):
+    """A one-shot request: gathers items until its end (``single``: the first item)."""
+
+    __slots__ = ("items", "single")
+
+    def __init__(self, bridge: Bridge, key: int | str, *, single: bool) -> None:
+        super().__init__(bridge, key)
+        self.items: list[object] = []
+        self.single = single
+
+    def push(self, item: object) -> None:
+        if self.finished:
+            return
+        self.items.append(item)
+        if self.single:
+            self.finished = True
+            self._notify()
+
+    def end(self, item: object) -> None:
+        if not self.finished:
+            self.finished = True
+            self._notify()
+
+
+class StreamRoute(Route):
+    """A subscription: a bounded FIFO that the consumer drains.
+
+    When the buffer holds ``maxlen`` items and another arrives, the policy
+    decides: ``"error"`` stops buffering and the stream raises
+    :class:`~ib_anyio.StreamOverflow` once the consumer has taken what was
+    buffered; ``"drop_oldest"`` discards the oldest item. Either way every
+    discarded item is counted in ``dropped`` and the first drop is logged.
+    End callbacks are delivered as ordinary items (they mark the end of an
+    initial snapshot, e.g. ``HistoricalDataEnd``).
+    """
+
+    __slots__ = ("buf", "drop_oldest", "dropped", "maxlen")
+
+    def __init__(
+        self, bridge: Bridge, key: int | str, *, maxlen: int, overflow: OverflowPolicy
+    ) -> None:
+        super().__init__(bridge, key)
+        self.buf: collections.deque[object] = collections.deque()
+        self.maxlen = maxlen
+        self.drop_oldest = overflow == "drop_oldest"
+        self.dropped = 0
+
+    def push(self, item: object) -> None:
+        buf = self.buf
+        if (len(buf) >= self.maxlen or self.finished) and not self._make_room():
+            return
+        buf.append(item)
+        if self._waiter is not None and not self._scheduled:
+            self._scheduled = True
+            self._bridge._schedule_wake(self)
+
+    end = push
+
+    def _make_room(self) -> bool:
+        """The buffer is full (or the stream has ended): apply the policy."""
+        if self.finished:
+            return False  # after an error or overflow: nothing more is delivered
+        self.dropped += 1
+        if self.dropped == 1:
+            logger.warning(
+                "stream for %r: consumer is %d items behind; %s",
+                self.key,
+                self.maxlen,
+                "dropping the oldest items" if self.drop_oldest else "ending it with StreamOverflow",
+            )
+        if self.drop_oldest:
+            self.buf.popleft()
+            return True
+        self.fail(
+            StreamOverflow(
+                f"stream for request {self.key!r} overflowed: the consumer fell "
+                f"{self.maxlen} items behind"
+            )
+        )
+        return False
+
+    def _ready(self) -> bool:
+        return bool(self.buf) or self.finished
+
+
+class WrapperBase(EWrapper):  # type: ignore[misc]
+    """The hand-written half of the EWrapper; the generated half subclasses it.
+
+    Holds the routing table and handles ``error`` (whose signature differs
+    between ibapi versions), ``connectAck`` and ``connectionClosed``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._routes: dict[int | str, Route] = {}
+        self._on_error: Callable[[int, int, int, str, str], None] = _no_error_handler
+
+    def error(self, reqId: int, *args: Any) -> None:  # noqa: N803 - ibapi's names
+        time, code, message, reject_json = _ERROR_ARGS(args)
+        self._on_error(reqId, time, code, message, reject_json)
+
+    def connectAck(self) -> None:  # noqa: N802
+        pass
+
+    def connectionClosed(self) -> None:  # noqa: N802
+        pass
+
+
+def _no_error_handler(req_id: int, time: int, code: int, message: str, reject_json: str) -> None:
+    logger.warning("TWS error %s for request %s: %s", code, req_id, message)
+
+
+def _error_arg_parser() -> Callable[[tuple[Any, ...]], tuple[int, int, str, str]]:
+    """Adapt to ``EWrapper.error``'s signature of the installed ibapi.
+
+    9.81: ``(reqId, errorCode, errorString)``; 10.x adds ``errorTime`` before
+    the code and ``advancedOrderRejectJson`` after the text.
+    """
+    names = list(inspect.signature(EWrapper.error).parameters)[2:]
+    has_time = bool(names) and names[0] == "errorTime"
+
+    def parse(args: tuple[Any, ...]) -> tuple[int, int, str, str]:
+        if has_time:
+            time, code, message, *rest = args
+        else:
+            time = 0
+            code, message, *rest = args
+        return int(time), int(code), str(message), str(rest[0]) if rest else ""
+
+    return parse
+
+
+_ERROR_ARGS = _error_arg_parser()
+
+
+class _Conn:
+    """What ``EClient`` sees as its connection: sends go to the writer thread."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self._bridge = bridge
+
+    def sendMsg(self, msg: bytes) -> None:  # noqa: N802
+        self._bridge.write(msg)
+
+    def isConnected(self) -> bool:  # noqa: N802
+        return self._bridge.connected
+
+    def disconnect(self) -> None:
+        pass
+
+
+class Bridge:
+    """One TWS connection: the ``EClient``, its socket and our two threads.
+
+    Built by :func:`ib_anyio.connect` after the handshake; call :meth:`start`
+    on the event loop, :meth:`aclose` to stop.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        wrapper: WrapperBase,
+        *,
+        server_version: int,
+        connection_time: str,
+        client_id: int,
+        host: str,
+        port: int,
+        optional_capabilities: str = "",
+        initial: bytes = b"",
+    ) -> None:
+        self._sock = sock
+        self._initial = initial
+        self.wrapper = wrapper
+        self.server_version = server_version
+        self.connection_time = connection_time
+        self.connected = True
+        #: Why the connection ended, once it has.
+        self.lost: ConnectionLost | None = None
+        self._closing = False
+        self._to_wake: list[Route] = []
+        self._wake_lock = threading.Lock()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._reader_done = anyio.Event()
+        self._token = anyio.lowlevel.current_token()
+        self._loop_thread = threading.get_ident()
+        self._on_lost: list[Callable[[ConnectionLost], None]] = []
+
+        ec = EClient(wrapper)
+        ec.conn = _Conn(self)
+        ec.host, ec.port, ec.clientId = host, port, client_id
+        ec.serverVersion_ = server_version
+        ec.connTime = connection_time
+        ec.connState = EClient.CONNECTED
+        if optional_capabilities:
+            ec.optCapab = optional_capabilities
+        ec.decoder = Decoder(wrapper, server_version)
+        self.eclient = ec
+        self._binary_ids = server_version >= MIN_SERVER_VER_PROTOBUF and _DECODER_TAKES_MSG_ID
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"ib_anyio reader {host}:{port}", daemon=True
+        )
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"ib_anyio writer {host}:{port}", daemon=True
+        )
+
+    # -- lifecycle (event loop) ------------------------------------------
+
+    def start(self) -> None:
+        self._writer.start()
+        self._reader.start()
+
+    def on_lost(self, callback: Callable[[ConnectionLost], None]) -> None:
+        """Call ``callback`` on the event loop when the connection drops."""
+        self._on_lost.append(callback)
+
+    async def aclose(self) -> None:
+        """Close the socket and wait for both threads to finish."""
+        self._closing = True
+        self.connected = False
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._outbox.put(None)
+        if self._reader.is_alive() or self._reader.ident is not None:
+            with anyio.CancelScope(shield=True):
+                await self._reader_done.wait()
+        self._reader.join()
+        self._writer.join()
+        self._sock.close()
+
+    # -- writing --------------------------------------------------------
+
+    def write(self, msg: bytes) -> None:
+        if not self.connected:
+            raise self.lost or ConnectionLost("not connected to TWS")
+        self._outbox.put(msg)
+
+    def _write_loop(self) -> None:
+        outbox, sock = self._outbox, self._sock
+        while True:
+            msg = outbox.get()
+            if msg is None:
+                return
+            chunks = [msg]
+            while True:  # coalesce what is already queued into one sendall
+                try:
+                    more = outbox.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    outbox.put(None)
+                    break
+                chunks.append(more)
+            try:
+                sock.sendall(b"".join(chunks))
+            except OSError:
+                return  # the reader sees the broken socket and reports it
+
+    # -- reading (reader thread) ----------------------------------------
+
+    def _read_loop(self) -> None:
+        exc: BaseException | None = None
+        try:
+            self._read_frames()
+        except OSError as e:
+            exc = e
+        except BaseException as e:  # a bug of ours: report it, never die silently
+            logger.exception("ib_anyio reader thread failed")
+            exc = e
+        finally:
+            self.connected = False
+            reason = "connection closed" if self._closing else "TWS closed the connection"
+            lost = ConnectionLost(f"{reason}{f': {exc}' if exc else ''}")
+            lost.__cause__ = exc
+            self.lost = lost
+            self._call_soon(self._finish_reader, lost)
+
+    def _read_frames(self) -> None:
+        sock, dispatch = self._sock, self._dispatch
+        pending, chunk = self._initial, b""
+        while True:
+            data = pending + chunk if pending else chunk
+            end = len(data)
+            pos = 0
+            while end - pos >= 4:
+                (size,) = _unpack_size(data, pos)
+                stop = pos + 4 + size
+                if stop > end:
+                    break
+                dispatch(data, pos + 4, stop)
+                pos = stop
+            pending = data[pos:]
+            if self._to_wake:
+                self._flush_wakes()
+            chunk = sock.recv(_RECV_SIZE)
+            if not chunk:
+                return
+
+    def _dispatch(self, data: bytes, start: int, stop: int) -> None:
+        decoder = self.eclient.decoder
+        try:
+            if self._binary_ids:
+                (msg_id,) = _unpack_size(data, start)
+                if msg_id > PROTOBUF_MSG_ID:
+                    decoder.processProtoBuf(data[start + 4 : stop], msg_id - PROTOBUF_MSG_ID)
+                    return
+                fields = data[start + 4 : stop].split(b"\0")
+                fields.pop()
+                decoder.interpret(fields, msg_id)
+            else:
+                fields = data[start:stop].split(b"\0")
+                fields.pop()
+                if _DECODER_TAKES_MSG_ID:
+                    decoder.interpret(fields[1:], int(fields[0]))
+                else:
+                    decoder.interpret(fields)
+        except Exception:
+            # ibapi reports bad messages through error() before raising; a
+            # failing callback is a bug, but must not kill the connection.
+            logger.exception("ib_anyio: failed to handle a message from TWS")
+
+    # -- waking the event loop ------------------------------------------
+
+    def _schedule_wake(self, route: Route) -> None:
+        if threading.get_ident() == self._loop_thread:
+            route._wake()
+            return
+        with self._wake_lock:
+            self._to_wake.append(route)
+
+    def _flush_wakes(self) -> None:
+        with self._wake_lock:
+            routes, self._to_wake = self._to_wake, []
+        self._call_soon(_wake_all, routes)
+
+    def _call_soon(self, func: Callable[..., object], *args: object) -> None:
+        token = self._token
+        try:
+            token.backend_class.run_sync_soon(func, args, token.native_token)
+        except Exception:  # the event loop is gone; nobody is waiting any more
+            logger.debug("event loop finished; dropping a wake-up")
+
+    def _finish_reader(self, lost: ConnectionLost) -> None:
+        """Event loop: the reader thread has stopped; end everything still open."""
+        if self._to_wake:
+            with self._wake_lock:
+                routes, self._to_wake = self._to_wake, []
+            _wake_all(routes)
+        for route in list(self.wrapper._routes.values()):
+            route.fail(lost)
+        for callback in self._on_lost:
+            callback(lost)
+        self._reader_done.set()
+
+
+def _wake_all(routes: Iterable[Route]) -> None:
+    for route in routes:
+        route._wake()

@@ -1,0 +1,179 @@
+"""Streaming requests: :class:`Subscription` (the ``async with``) and :class:`ItemStream`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import ObjectReceiveStream
+
+if TYPE_CHECKING:
+    from ._bridge import StreamRoute
+
+__all__ = ["ItemStream", "Subscription"]
+
+T_co = TypeVar("T_co", covariant=True)
+
+#: The fast path of ``receive`` hands out buffered items without yielding to
+#: the event loop; it checkpoints once every this many items (and whenever the
+#: buffer runs dry), so a busy stream still lets other tasks run and
+#: cancellation still arrives. A checkpoint per item would cost more than half
+#: the throughput: each one makes the loop poll, releasing the GIL to the
+#: CPU-bound reader thread for a whole switch interval.
+CHECKPOINT_EVERY = 128
+
+
+@final
+class ItemStream(ObjectReceiveStream[T_co]):
+    """The items of one subscription, as an anyio receive stream.
+
+    Iterate it with ``async for``. It ends with :class:`anyio.EndOfStream`
+    (``async for`` just stops) only when the subscription is closed; a TWS error
+    for the request raises :class:`~ib_anyio.TWSError`, a lost connection
+    :class:`~ib_anyio.ConnectionLost`, an overflowed buffer (policy ``"error"``)
+    :class:`~ib_anyio.StreamOverflow`, each after the items buffered before it.
+
+    Built by the client; do not instantiate it yourself.
+    """
+
+    __slots__ = ("_budget", "_close", "_closed", "_route", "req_id")
+
+    def __init__(
+        self, route: StreamRoute, req_id: int | None, close: Callable[[], None]
+    ) -> None:
+        self._route = route
+        self._close = close
+        self._closed = False
+        self._budget = CHECKPOINT_EVERY
+        #: The TWS request id of this subscription (``None`` for account-wide ones).
+        self.req_id = req_id
+
+    @property
+    def dropped(self) -> int:
+        """How many items were discarded because the consumer fell behind."""
+        return self._route.dropped
+
+    @property
+    def buffered(self) -> int:
+        """How many items are waiting to be received."""
+        return len(self._route.buf)
+
+    def receive_nowait(self) -> T_co:
+        """Return the next buffered item, or raise :class:`anyio.WouldBlock`."""
+        if self._closed:
+            raise anyio.ClosedResourceError
+        route = self._route
+        if route.buf:
+            item: Any = route.buf.popleft()
+            return item  # type: ignore[no-any-return]
+        if route.error is not None:
+            raise route.error
+        raise anyio.WouldBlock
+
+    async def receive(self) -> T_co:
+        buf = self._route.buf
+        if buf and not self._closed:
+            self._budget -= 1
+            if self._budget <= 0:
+                self._budget = CHECKPOINT_EVERY
+                await anyio.lowlevel.checkpoint()
+            item: Any = buf.popleft()
+            return item  # type: ignore[no-any-return]
+        return await self._receive_slow()
+
+    async def __anext__(self) -> T_co:
+        # receive() inlined: this is the hot path of ``async for``.
+        buf = self._route.buf
+        if buf and not self._closed:
+            self._budget -= 1
+            if self._budget <= 0:
+                self._budget = CHECKPOINT_EVERY
+                await anyio.lowlevel.checkpoint()
+            item: Any = buf.popleft()
+            return item  # type: ignore[no-any-return]
+        try:
+            return await self._receive_slow()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def _receive_slow(self) -> T_co:
+        route = self._route
+        while True:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            if route.buf:
+                self._budget = CHECKPOINT_EVERY
+                item: Any = route.buf.popleft()
+                return item  # type: ignore[no-any-return]
+            if route.error is not None:
+                raise route.error
+            if route.finished:
+                raise anyio.EndOfStream
+            await route.wait()
+
+    async def aclose(self) -> None:
+        """Stop receiving and cancel the TWS subscription (once)."""
+        if not self._closed:
+            self._closed = True
+            self._close()
+        await anyio.lowlevel.checkpoint()
+
+
+@final
+class Subscription(Generic[T_co]):
+    """A streaming request, opened with ``async with``.
+
+    ``async with client.req_mkt_data(contract) as ticks:`` sends the request,
+    and ``ticks`` is an :class:`ItemStream`. Leaving the block in any way
+    (normally, by exception, by cancellation) sends the TWS cancel exactly
+    once and stops routing the request's callbacks.
+
+    Requests that stream or answer once depending on a flag
+    (``req_mkt_data(snapshot=True)``) return an object you ``await`` instead;
+    using the wrong form raises :class:`TypeError`.
+
+    Built by the client; do not instantiate it yourself.
+    """
+
+    __slots__ = ("_name", "_oneshot", "_open", "_stream", "_usage")
+
+    def __init__(
+        self,
+        name: str,
+        open_: Callable[[], ItemStream[T_co]],
+        *,
+        oneshot: Callable[[], Generator[Any, None, Any]] | None = None,
+        usage: str = "",
+    ) -> None:
+        self._name = name
+        self._open = open_
+        self._oneshot = oneshot
+        self._usage = usage
+        self._stream: ItemStream[T_co] | None = None
+
+    async def __aenter__(self) -> ItemStream[T_co]:
+        if self._oneshot is not None:
+            raise TypeError(self._usage)
+        if self._stream is not None:
+            raise RuntimeError(f"{self._name}(): this subscription was already opened")
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        self._stream = self._open()
+        return self._stream
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stream is not None:
+            with anyio.CancelScope(shield=True):
+                await self._stream.aclose()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if self._oneshot is None:
+            raise TypeError(self._usage)
+        return self._oneshot()
