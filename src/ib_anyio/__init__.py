@@ -63,9 +63,20 @@ def _fixup_module_metadata() -> None:
     """Show our public classes as ``ib_anyio.X``, not their private module (like trio)."""
     for name in __all__:
         obj = globals()[name]
-        if name not in _IBAPI_NAMES and getattr(obj, "__module__", "").startswith("ib_anyio."):
+        if name in _IBAPI_NAMES or not (isinstance(obj, type) or callable(obj)):
+            continue
+        if getattr(obj, "__module__", "").startswith("ib_anyio."):
             obj.__module__ = __name__
 
 
 _fixup_module_metadata()
 del _fixup_module_metadata
+
+
+def __getattr__(name: str) -> object:
+    """``ib_anyio.sim`` and ``ib_anyio.items`` load on first use."""
+    if name in ("sim", "items"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,104 @@
+"""Classification completeness and the generator's errors, against the installed ibapi."""
+
+import dataclasses
+import re
+
+import pytest
+from ibapi.client import EClient
+from ibapi.wrapper import EWrapper
+from tools.codegen import definition
+from tools.codegen.introspect import ibapi_class_index, installed_version
+from tools.codegen.model import GenerationError, build_model, classify
+
+DEFN = definition.load()
+FOUND = installed_version(DEFN.distributions)
+assert FOUND is not None
+VERSION = FOUND[1]
+
+
+def test_every_public_name_of_the_installed_ibapi_is_classified() -> None:
+    result = classify(DEFN, EClient, EWrapper, VERSION)
+    assert result.problems == ()
+    for owner in ("EClient", "EWrapper"):
+        classified, total, _ = result.totals(owner)
+        assert classified == total > 0
+
+
+class ClientWithExtra(EClient):  # type: ignore[misc]
+    def reqFoo(self, reqId: int) -> None:
+        """A request the definition does not know."""
+
+
+class WrapperWithExtra(EWrapper):  # type: ignore[misc]
+    def fooAnswer(self, reqId: int, value: str) -> None:
+        """A callback the definition does not know."""
+
+
+def test_unclassified_method_is_an_error() -> None:
+    result = classify(DEFN, ClientWithExtra, WrapperWithExtra, VERSION)
+    assert result.problems == (
+        "EClient.reqFoo is not classified in tools/codegen/api.toml",
+        "EWrapper.fooAnswer is not classified in tools/codegen/api.toml",
+    )
+    with pytest.raises(
+        GenerationError, match=r"^EClient.reqFoo is not classified in tools/codegen/api.toml\n"
+    ):
+        build_model(
+            DEFN,
+            ClientWithExtra,
+            WrapperWithExtra,
+            version=VERSION,
+            class_index=ibapi_class_index(),
+        )
+
+
+def test_entry_for_a_missing_method_needs_removed_in() -> None:
+    ghost = dataclasses.replace(DEFN.requests["reqCurrentTime"], name="reqGhost")
+    defn = dataclasses.replace(DEFN, requests={**DEFN.requests, "reqGhost": ghost})
+    result = classify(defn, EClient, EWrapper, VERSION)
+    assert result.problems == (
+        f"EClient.reqGhost is in tools/codegen/api.toml but not in the installed ibapi {VERSION}"
+        " (mark it added_in/removed_in)",
+    )
+    ghost = dataclasses.replace(ghost, removed_in="10.0.0")
+    defn = dataclasses.replace(DEFN, requests={**DEFN.requests, "reqGhost": ghost})
+    assert classify(defn, EClient, EWrapper, VERSION).problems == ()
+
+
+def test_removed_in_on_a_present_method_is_an_error() -> None:
+    entry = dataclasses.replace(DEFN.requests["reqCurrentTime"], removed_in="10.0.0")
+    defn = dataclasses.replace(DEFN, requests={**DEFN.requests, "reqCurrentTime": entry})
+    (problem,) = classify(defn, EClient, EWrapper, VERSION).problems
+    assert re.fullmatch(
+        r"EClient.reqCurrentTime has removed_in = 10.0.0 in .*, but the installed ibapi .* has it",
+        problem,
+    )
+
+
+@pytest.mark.skipif(DEFN.generation_version != VERSION, reason="needs the pinned ibapi")
+def test_model_of_the_real_ibapi() -> None:
+    model = build_model(DEFN, EClient, EWrapper, version=VERSION, class_index=ibapi_class_index())
+    requests = {r.method: r for r in model.requests}
+    assert requests["reqPnL"].name == "req_pnl"
+    assert requests["requestFA"].name == "request_fa"
+    assert requests["reqMktDepth"].cancel_args == ("REQ_ID", "Arg(2)")
+    assert requests["reqAccountUpdates"].call_args == ("Const(True)", "Arg(0)")
+    assert requests["reqAccountUpdates"].cancel_args == ("Const(False)", "Arg(0)")
+    assert requests["placeOrder"].call_args == ("REQ_ID", "Arg(0)", "Arg(1)")
+    assert requests["reqWshMetaData"].added_in == "10.37.2"
+    assert requests["reqFundamentalData"].removed_in == "10.50.2"
+    items = {i.callback: i for i in model.items}
+    assert items["contractDetails"].class_name == "ContractDetailsItem"
+    assert items["tickPrice"].class_name == "TickPrice"
+    assert [f.name for f in items["orderStatus"].fields][:2] == ["order_id", "status"]
+    assert [f.name for f in items["tickPrice"].fields] == ["tick_type", "price", "attrib"]
+    assert items["historicalTicks"].fields[0].type == "list[HistoricalTick]"
+    methods = {m.name: m for m in model.wrapper_methods}
+    assert methods["tickSize"].decimal_indexes == (2,)
+    assert (
+        methods["orderStatus"].route_expr
+        == 'self._routes.get(orderId) or self._routes.get("orders")'
+    )
+    assert {"error", "connectAck", "connectionClosed"}.isdisjoint(methods)
+    aliases = {a.name: a.members for a in model.aliases}
+    assert aliases["ReqContractDetailsResponse"] == ("ContractDetailsItem", "BondContractDetails")

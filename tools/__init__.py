@@ -1,0 +1,1 @@
+"""Development tools of ib_anyio (not shipped)."""
