@@ -1,0 +1,51 @@
+"""The public namespace: exactly what __all__ says, shown as ib_anyio.X."""
+
+from __future__ import annotations
+
+import inspect
+
+import ib_anyio
+from ib_anyio import items
+
+
+def test_all_matches_public_names() -> None:
+    public = {
+        name
+        for name, obj in vars(ib_anyio).items()
+        if not name.startswith("_") and not inspect.ismodule(obj)
+    }
+    assert public == set(ib_anyio.__all__)
+    assert ib_anyio.__all__ == sorted(ib_anyio.__all__)
+
+
+def test_our_classes_show_the_public_module() -> None:
+    for name in ("Client", "TWSError", "ConnectionLost", "ItemStream", "Subscription", "Notice"):
+        assert getattr(ib_anyio, name).__module__ == "ib_anyio", name
+    assert ib_anyio.connect.__module__ == "ib_anyio"
+    # ibapi's own classes are re-exported unchanged
+    assert ib_anyio.Contract.__module__ == "ibapi.contract"
+
+
+def test_errors_subclass_the_matching_builtins() -> None:
+    assert issubclass(ib_anyio.ConnectionLost, ConnectionError)
+    assert issubclass(ib_anyio.ConnectionFailed, ConnectionError)
+    assert issubclass(ib_anyio.UnsupportedRequest, NotImplementedError)
+    for name in ("TWSError", "ConnectionLost", "ConnectionFailed", "StreamOverflow", "UnsupportedRequest"):
+        assert issubclass(getattr(ib_anyio, name), ib_anyio.IBError)
+
+
+def test_items_module_exports_every_item_class() -> None:
+    assert items.__all__ == sorted(items.__all__)
+    for name in items.__all__:
+        assert hasattr(items, name), name
+    assert "TickPrice" in items.__all__
+    assert "ContractDetailsItem" in items.__all__
+    assert items.TickPrice.__module__ == "ib_anyio.items"
+
+
+def test_tws_error_carries_its_fields() -> None:
+    err = ib_anyio.TWSError(5, 200, "No security definition has been found for the request", "{}")
+    assert (err.req_id, err.code, err.message, err.advanced_order_reject_json) == (
+        5, 200, "No security definition has been found for the request", "{}",
+    )
+    assert str(err) == "TWS error 200 for request 5: No security definition has been found for the request"

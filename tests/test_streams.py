@@ -1,0 +1,145 @@
+"""Subscriptions end to end: items, exactly-once cancel, errors, overflow policies."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+import ib_anyio
+from ib_anyio import items, sim
+
+from .conftest import stock
+
+
+async def _cancels(server: sim.SimServer, name: str, count: int = 1) -> list[sim.Received]:
+    with anyio.fail_after(5):
+        return await server.wait_for(lambda m: m.name == name, count=count)
+
+
+async def test_market_data_ticks(client: ib_anyio.Client) -> None:
+    received: list[object] = []
+    async with client.req_mkt_data(stock()) as ticks:
+        assert isinstance(ticks, ib_anyio.ItemStream)
+        assert isinstance(ticks.req_id, int)
+        async for tick in ticks:
+            received.append(tick)
+            if len(received) == 20:
+                break
+    prices = [t for t in received if isinstance(t, items.TickPrice)]
+    assert prices
+    assert all(p.price > 0 for p in prices)
+    assert {p.tick_type for p in prices} <= set(range(0, 100))
+
+
+@pytest.mark.parametrize("how", ["normally", "by exception", "by cancellation"])
+async def test_leaving_the_block_cancels_exactly_once(
+    client: ib_anyio.Client, server: sim.SimServer, how: str
+) -> None:
+    with anyio.CancelScope() as scope:
+        try:
+            async with client.req_mkt_data(stock()) as ticks:
+                req_id = ticks.req_id
+                await ticks.receive()
+                if how == "by exception":
+                    raise KeyError("boom")
+                if how == "by cancellation":
+                    scope.cancel()
+                    await anyio.sleep_forever()
+        except KeyError:
+            assert how == "by exception"
+    cancels = await _cancels(server, "cancelMktData")
+    await client.req_current_time()  # a round trip: a second cancel would have arrived by now
+    cancels = [m for m in server.received if m.name == "cancelMktData"]
+    assert [m.fields["reqId"] for m in cancels] == [req_id]
+
+
+async def test_request_ids_are_never_reused(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    ids = []
+    for _ in range(3):
+        async with client.req_mkt_data(stock()) as ticks:
+            ids.append(ticks.req_id)
+            await ticks.receive()
+    assert len(set(ids)) == 3
+
+
+async def test_stream_error_raises_from_iteration(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    async with client.req_mkt_data(stock("NOSUCH")) as ticks:
+        with anyio.fail_after(5), pytest.raises(ib_anyio.TWSError) as info:
+            await ticks.receive()
+    assert info.value.code == 200
+    assert info.value.req_id == ticks.req_id
+    await client.req_current_time()
+    # TWS ended it: no cancel is sent for a request TWS rejected.
+    assert "cancelMktData" not in [m.name for m in server.received]
+
+
+async def test_other_streams_survive_an_error(client: ib_anyio.Client) -> None:
+    async with client.req_mkt_data(stock("MSFT")) as good, client.req_mkt_data(stock("NOSUCH")) as bad:
+        with anyio.fail_after(5), pytest.raises(ib_anyio.TWSError):
+            await bad.receive()
+        with anyio.fail_after(5):
+            assert await good.receive() is not None
+
+
+async def test_stream_after_close_is_closed(client: ib_anyio.Client) -> None:
+    async with client.req_mkt_data(stock()) as ticks:
+        await ticks.aclose()
+        with pytest.raises(anyio.ClosedResourceError):
+            await ticks.receive()
+
+
+async def test_historical_data_keep_up_to_date_streams(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    seen: list[object] = []
+    async with client.req_historical_data(
+        stock(), end_date_time="", duration_str="1 D", bar_size_setting="1 hour",
+        what_to_show="TRADES", use_rth=True, keep_up_to_date=True,
+    ) as bars:
+        async for item in bars:
+            seen.append(item)
+            if isinstance(item, items.HistoricalDataUpdate):
+                break
+    kinds = [type(x) for x in seen]
+    assert items.HistoricalData in kinds
+    assert items.HistoricalDataEnd in kinds
+    assert kinds.index(items.HistoricalDataEnd) < kinds.index(items.HistoricalDataUpdate)
+    await _cancels(server, "cancelHistoricalData")
+
+
+async def test_overflow_error_policy(server: sim.SimServer) -> None:
+    async with sim.serve(port=0, burst=5000) as burst:
+        async with ib_anyio.connect(burst.host, burst.port, buffer_size=100, overflow="error") as client:
+            async with client.req_mkt_data(stock()) as ticks:
+                await burst.wait_for(lambda m: m.name == "reqMktData")
+                got = 0
+                with anyio.fail_after(10), pytest.raises(ib_anyio.StreamOverflow):
+                    # Let the reader run ahead of us: do not consume until it has overflowed.
+                    while ticks.dropped == 0:
+                        await anyio.sleep(0)  # checkpoint only; no timing is asserted
+                    while True:
+                        await ticks.receive()
+                        got += 1
+                assert got == 100
+                assert ticks.dropped >= 1
+
+
+async def test_overflow_drop_oldest_policy(server: sim.SimServer) -> None:
+    async with sim.serve(port=0, burst=5000) as burst:
+        async with ib_anyio.connect(
+            burst.host, burst.port, buffer_size=100, overflow="drop_oldest"
+        ) as client:
+            async with client.req_mkt_data(stock()) as ticks:
+                with anyio.fail_after(10):
+                    while ticks.dropped == 0:
+                        await anyio.sleep(0)
+                assert ticks.buffered == 100
+                assert await ticks.receive() is not None  # still streaming, no error
+
+
+async def test_notices_stream(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    async with client.notices() as notices:
+        await server.broadcast_error(2105, "HMDS data farm connection is broken:ushmds")
+        with anyio.fail_after(5):
+            notice = await notices.receive()
+    assert notice == ib_anyio.Notice(-1, 2105, "HMDS data farm connection is broken:ushmds", notice.time)
