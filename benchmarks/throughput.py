@@ -113,6 +113,9 @@ def _framed_client(host: str, port: int, wrapper: EWrapper) -> tuple[EClient, so
         def isConnected(self) -> bool:  # noqa: N802
             return True
 
+        def disconnect(self) -> None:
+            sock.close()
+
     client = EClient(wrapper)
     client.conn = Conn()
     client.serverVersion_ = version
@@ -241,7 +244,7 @@ def run_ib_async(host: str, port: int, n: int) -> float:
                 done.set()
 
         ib.pendingTickersEvent += on_pending
-        contract = ib_async.Stock("AAPL", "SMART", "USD")
+        contract = ib_async.Stock("AAPL", "SMART", "USD", conId=265598)
         start = time.perf_counter()
         ib.reqMktData(contract, "", False, False)
         await asyncio.wait_for(done.wait(), 120)
@@ -254,6 +257,8 @@ def run_ib_async(host: str, port: int, n: int) -> float:
 
 def _start_sim(n: int, server_version: int | None) -> tuple[subprocess.Popen[str], str, int]:
     args = [sys.executable, "-m", "ib_anyio._cli", "sim", "--port", "0", "--burst", str(n)]
+    if os.environ.get("SIMPROC"):
+        args = [sys.executable, os.environ["SIMPROC"], str(n), str(server_version or 226)]
     if server_version:
         args += ["--server-version", str(server_version)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)

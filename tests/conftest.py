@@ -24,12 +24,3 @@ async def server() -> AsyncIterator[sim.SimServer]:
 async def client(server: sim.SimServer) -> AsyncIterator[ib_anyio.Client]:
     async with ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c:
         yield c
-
-
-def stock(symbol: str = "AAPL") -> ib_anyio.Contract:
-    contract = ib_anyio.Contract()
-    contract.symbol = symbol
-    contract.secType = "STK"
-    contract.exchange = "SMART"
-    contract.currency = "USD"
-    return contract

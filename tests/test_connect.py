@@ -12,7 +12,7 @@ import pytest
 import ib_anyio
 from ib_anyio import sim
 
-from .conftest import stock
+from tests.helpers import stock
 
 
 def _ib_threads() -> list[str]:

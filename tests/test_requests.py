@@ -9,7 +9,7 @@ from ibapi.client import EClient
 import ib_anyio
 from ib_anyio import items, sim
 
-from .conftest import stock
+from tests.helpers import stock
 
 
 async def test_current_time(client: ib_anyio.Client, server: sim.SimServer) -> None:

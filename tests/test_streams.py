@@ -8,7 +8,7 @@ import pytest
 import ib_anyio
 from ib_anyio import items, sim
 
-from .conftest import stock
+from tests.helpers import stock
 
 
 async def _cancels(server: sim.SimServer, name: str, count: int = 1) -> list[sim.Received]:
