@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import anyio
 import pytest
 
@@ -26,7 +28,11 @@ async def test_market_data_ticks(client: ib_anyio.Client) -> None:
             if len(received) == 20:
                 break
     prices = [t for t in received if isinstance(t, items.TickPrice)]
+    sizes = [t for t in received if isinstance(t, items.TickSize)]
     assert prices
+    assert sizes
+    # Decimal on every ibapi release (9.81 passes ints; the compat layer converts).
+    assert all(isinstance(s.size, Decimal) for s in sizes)
     assert all(p.price > 0 for p in prices)
     assert {p.tick_type for p in prices} <= set(range(0, 100))
 

@@ -60,15 +60,20 @@ class Route:
 
     ``push`` and ``end`` run on the reader thread (or, for errors ibapi raises
     while sending, on the event loop); everything else on the event loop.
+
+    Waking without losing a wake-up: a waiting consumer publishes its event,
+    then sets ``_wake_needed``, then looks at the buffer once more; the reader
+    appends, then looks at ``_wake_needed``. Whichever comes second sees the
+    other's write.
     """
 
-    __slots__ = ("_bridge", "_scheduled", "_waiter", "error", "finished", "key")
+    __slots__ = ("_bridge", "_waiter", "_wake_needed", "error", "finished", "key")
 
     def __init__(self, bridge: Bridge, key: int | str) -> None:
         self._bridge = bridge
         self.key = key
         self._waiter: anyio.Event | None = None
-        self._scheduled = False
+        self._wake_needed = False
         self.error: BaseException | None = None
         self.finished = False
 
@@ -89,13 +94,12 @@ class Route:
         return self.finished
 
     def _notify(self) -> None:
-        if self._waiter is not None and not self._scheduled:
-            self._scheduled = True
+        if self._wake_needed:
+            self._wake_needed = False
             self._bridge._schedule_wake(self)
 
     def _wake(self) -> None:
-        """Event loop: wake the consumer, if it waits."""
-        self._scheduled = False
+        """Event loop: wake the consumer, if it still waits."""
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -105,15 +109,16 @@ class Route:
         """Event loop: wait until ``_ready()``; a checkpoint in every case."""
         waiter = anyio.Event()
         self._waiter = waiter
-        # Re-check after publishing the waiter: the reader thread may have
-        # pushed between our last look and now, and will not wake us for it.
+        self._wake_needed = True
         if self._ready():
+            self._wake_needed = False
             self._waiter = None
             await anyio.lowlevel.checkpoint()
             return
         try:
             await waiter.wait()
         finally:
+            self._wake_needed = False
             self._waiter = None
 
 
@@ -153,7 +158,7 @@ class StreamRoute(Route):
     initial snapshot, e.g. ``HistoricalDataEnd``).
     """
 
-    __slots__ = ("buf", "drop_oldest", "dropped", "maxlen")
+    __slots__ = ("_limit", "buf", "drop_oldest", "dropped", "maxlen")
 
     def __init__(
         self, bridge: Bridge, key: int | str, *, maxlen: int, overflow: OverflowPolicy
@@ -161,19 +166,24 @@ class StreamRoute(Route):
         super().__init__(bridge, key)
         self.buf: collections.deque[object] = collections.deque()
         self.maxlen = maxlen
+        self._limit = maxlen  # 0 once the route has finished: every push is refused
         self.drop_oldest = overflow == "drop_oldest"
         self.dropped = 0
 
     def push(self, item: object) -> None:
         buf = self.buf
-        if (len(buf) >= self.maxlen or self.finished) and not self._make_room():
+        if len(buf) >= self._limit and not self._make_room():
             return
         buf.append(item)
-        if self._waiter is not None and not self._scheduled:
-            self._scheduled = True
+        if self._wake_needed:
+            self._wake_needed = False
             self._bridge._schedule_wake(self)
 
     end = push
+
+    def fail(self, exc: BaseException) -> None:
+        self._limit = 0
+        super().fail(exc)
 
     def _make_room(self) -> bool:
         """The buffer is full (or the stream has ended): apply the policy."""
@@ -397,48 +407,49 @@ class Bridge:
             self._call_soon(self._finish_reader, lost)
 
     def _read_frames(self) -> None:
-        sock, dispatch = self._sock, self._dispatch
+        """Receive, frame linearly and decode, all in this thread (the hot loop)."""
+        sock, decoder = self._sock, self.eclient.decoder
+        interpret, process_protobuf = decoder.interpret, decoder.processProtoBuf
+        binary_ids, takes_msg_id = self._binary_ids, _DECODER_TAKES_MSG_ID
+        unpack = _unpack_size
         pending, chunk = self._initial, b""
         while True:
             data = pending + chunk if pending else chunk
             end = len(data)
             pos = 0
             while end - pos >= 4:
-                (size,) = _unpack_size(data, pos)
-                stop = pos + 4 + size
+                (size,) = unpack(data, pos)
+                start = pos + 4
+                stop = start + size
                 if stop > end:
                     break
-                dispatch(data, pos + 4, stop)
                 pos = stop
+                try:
+                    if binary_ids:
+                        (msg_id,) = unpack(data, start)
+                        if msg_id > PROTOBUF_MSG_ID:
+                            process_protobuf(data[start + 4 : stop], msg_id - PROTOBUF_MSG_ID)
+                            continue
+                        fields = data[start + 4 : stop].split(b"\0")
+                        fields.pop()
+                        interpret(fields, msg_id)
+                    else:
+                        fields = data[start:stop].split(b"\0")
+                        fields.pop()
+                        if takes_msg_id:
+                            interpret(fields[1:], int(fields[0]))
+                        else:
+                            interpret(fields)
+                except Exception:
+                    # ibapi reports bad messages through error() before raising;
+                    # a failing callback is a bug, but must not kill the connection.
+                    logger.exception("ib_anyio: failed to handle a message from TWS")
             pending = data[pos:]
             if self._to_wake:
                 self._flush_wakes()
             chunk = sock.recv(_RECV_SIZE)
             if not chunk:
                 return
-
-    def _dispatch(self, data: bytes, start: int, stop: int) -> None:
-        decoder = self.eclient.decoder
-        try:
-            if self._binary_ids:
-                (msg_id,) = _unpack_size(data, start)
-                if msg_id > PROTOBUF_MSG_ID:
-                    decoder.processProtoBuf(data[start + 4 : stop], msg_id - PROTOBUF_MSG_ID)
-                    return
-                fields = data[start + 4 : stop].split(b"\0")
-                fields.pop()
-                decoder.interpret(fields, msg_id)
-            else:
-                fields = data[start:stop].split(b"\0")
-                fields.pop()
-                if _DECODER_TAKES_MSG_ID:
-                    decoder.interpret(fields[1:], int(fields[0]))
-                else:
-                    decoder.interpret(fields)
-        except Exception:
-            # ibapi reports bad messages through error() before raising; a
-            # failing callback is a bug, but must not kill the connection.
-            logger.exception("ib_anyio: failed to handle a message from TWS")
 
     # -- waking the event loop ------------------------------------------
 
