@@ -8,11 +8,10 @@ import threading
 
 import anyio
 import pytest
+from tests.helpers import stock
 
 import ib_anyio
 from ib_anyio import sim
-
-from tests.helpers import stock
 
 
 def _ib_threads() -> list[str]:
@@ -44,7 +43,12 @@ async def test_connect_to_closed_port_fails_fast() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with anyio.fail_after(5), pytest.raises(ib_anyio.ConnectionFailed, match=r"^could not connect to TWS at 127\.0\.0\.1:\d+: ") as info:
+    with (
+        anyio.fail_after(5),
+        pytest.raises(
+            ib_anyio.ConnectionFailed, match=r"^could not connect to TWS at 127\.0\.0\.1:\d+: "
+        ) as info,
+    ):
         async with ib_anyio.connect("127.0.0.1", port):
             pytest.fail("connected to a closed port")
     assert isinstance(info.value, ConnectionError)
@@ -55,12 +59,15 @@ async def test_connect_times_out_without_handshake() -> None:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
     async with listener, anyio.create_task_group() as tg:
+
         async def hold(stream: anyio.abc.SocketStream) -> None:
             async with stream:
                 await anyio.sleep_forever()
 
         tg.start_soon(listener.serve, hold)
-        with pytest.raises(ib_anyio.ConnectionFailed, match=r"^no handshake from TWS at .* within 0\.2 s$"):
+        with pytest.raises(
+            ib_anyio.ConnectionFailed, match=r"^no handshake from TWS at .* within 0\.2 s$"
+        ):
             async with ib_anyio.connect("127.0.0.1", port, timeout=0.2):
                 pytest.fail("connected without a handshake")
         tg.cancel_scope.cancel()
@@ -100,7 +107,10 @@ async def test_connection_lost_ends_streams_and_requests(server: sim.SimServer) 
 
 
 async def test_connection_lost_fails_a_pending_one_shot(server: sim.SimServer) -> None:
-    async with ib_anyio.connect(server.host, server.port) as client, anyio.create_task_group() as tg:
+    async with (
+        ib_anyio.connect(server.host, server.port) as client,
+        anyio.create_task_group() as tg,
+    ):
 
         async def drop_when_asked() -> None:
             await server.wait_for(lambda m: m.name == "reqHeadTimeStamp")

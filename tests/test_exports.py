@@ -30,7 +30,13 @@ def test_errors_subclass_the_matching_builtins() -> None:
     assert issubclass(ib_anyio.ConnectionLost, ConnectionError)
     assert issubclass(ib_anyio.ConnectionFailed, ConnectionError)
     assert issubclass(ib_anyio.UnsupportedRequest, NotImplementedError)
-    for name in ("TWSError", "ConnectionLost", "ConnectionFailed", "StreamOverflow", "UnsupportedRequest"):
+    for name in (
+        "TWSError",
+        "ConnectionLost",
+        "ConnectionFailed",
+        "StreamOverflow",
+        "UnsupportedRequest",
+    ):
         assert issubclass(getattr(ib_anyio, name), ib_anyio.IBError)
 
 
@@ -46,6 +52,12 @@ def test_items_module_exports_every_item_class() -> None:
 def test_tws_error_carries_its_fields() -> None:
     err = ib_anyio.TWSError(5, 200, "No security definition has been found for the request", "{}")
     assert (err.req_id, err.code, err.message, err.advanced_order_reject_json) == (
-        5, 200, "No security definition has been found for the request", "{}",
+        5,
+        200,
+        "No security definition has been found for the request",
+        "{}",
     )
-    assert str(err) == "TWS error 200 for request 5: No security definition has been found for the request"
+    assert (
+        str(err)
+        == "TWS error 200 for request 5: No security definition has been found for the request"
+    )

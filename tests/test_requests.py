@@ -5,11 +5,10 @@ from __future__ import annotations
 import anyio
 import pytest
 from ibapi.client import EClient
+from tests.helpers import stock
 
 import ib_anyio
 from ib_anyio import items, sim
-
-from tests.helpers import stock
 
 
 async def test_current_time(client: ib_anyio.Client, server: sim.SimServer) -> None:
@@ -41,8 +40,12 @@ async def test_contract_details_of_an_option_chain(client: ib_anyio.Client) -> N
 
 async def test_historical_bars(client: ib_anyio.Client) -> None:
     bars = await client.req_historical_data(
-        stock(), end_date_time="", duration_str="1 D", bar_size_setting="1 hour",
-        what_to_show="TRADES", use_rth=True,
+        stock(),
+        end_date_time="",
+        duration_str="1 D",
+        bar_size_setting="1 hour",
+        what_to_show="TRADES",
+        use_rth=True,
     )
     data = [b for b in bars if isinstance(b, items.HistoricalData)]
     assert len(data) >= 5
@@ -51,10 +54,13 @@ async def test_historical_bars(client: ib_anyio.Client) -> None:
         assert b.bar.low <= b.bar.close <= b.bar.high
 
 
-async def test_unknown_contract_raises_tws_error(client: ib_anyio.Client, server: sim.SimServer) -> None:
+async def test_unknown_contract_raises_tws_error(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
     with pytest.raises(
         ib_anyio.TWSError,
-        match=r"^TWS error 200 for request \d+: No security definition has been found for the request$",
+        match=r"^TWS error 200 for request \d+: "
+        r"No security definition has been found for the request$",
     ) as info:
         await client.req_contract_details(stock("NOSUCH"))
     err = info.value
@@ -126,7 +132,9 @@ async def test_snapshot_is_awaited(client: ib_anyio.Client) -> None:
     assert any(isinstance(t, items.TickPrice) for t in ticks)
 
 
-async def test_cancelled_one_shot_sends_its_cancel(client: ib_anyio.Client, server: sim.SimServer) -> None:
+async def test_cancelled_one_shot_sends_its_cancel(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
     # reqHeadTimeStamp is recorded by the simulator but never answered.
     with anyio.move_on_after(0.2):
         await client.req_head_time_stamp(stock(), "TRADES", True, 1)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import anyio
+import anyio.lowlevel
 import pytest
+from tests.helpers import stock
 
 import ib_anyio
 from ib_anyio import items, sim
-
-from tests.helpers import stock
 
 
 async def _cancels(server: sim.SimServer, name: str, count: int = 1) -> list[sim.Received]:
@@ -68,7 +68,9 @@ async def test_request_ids_are_never_reused(client: ib_anyio.Client, server: sim
     assert len(set(ids)) == 3
 
 
-async def test_stream_error_raises_from_iteration(client: ib_anyio.Client, server: sim.SimServer) -> None:
+async def test_stream_error_raises_from_iteration(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
     async with client.req_mkt_data(stock("NOSUCH")) as ticks:
         with anyio.fail_after(5), pytest.raises(ib_anyio.TWSError) as info:
             await ticks.receive()
@@ -80,7 +82,10 @@ async def test_stream_error_raises_from_iteration(client: ib_anyio.Client, serve
 
 
 async def test_other_streams_survive_an_error(client: ib_anyio.Client) -> None:
-    async with client.req_mkt_data(stock("MSFT")) as good, client.req_mkt_data(stock("NOSUCH")) as bad:
+    async with (
+        client.req_mkt_data(stock("MSFT")) as good,
+        client.req_mkt_data(stock("NOSUCH")) as bad,
+    ):
         with anyio.fail_after(5), pytest.raises(ib_anyio.TWSError):
             await bad.receive()
         with anyio.fail_after(5):
@@ -99,8 +104,13 @@ async def test_historical_data_keep_up_to_date_streams(
 ) -> None:
     seen: list[object] = []
     async with client.req_historical_data(
-        stock(), end_date_time="", duration_str="1 D", bar_size_setting="1 hour",
-        what_to_show="TRADES", use_rth=True, keep_up_to_date=True,
+        stock(),
+        end_date_time="",
+        duration_str="1 D",
+        bar_size_setting="1 hour",
+        what_to_show="TRADES",
+        use_rth=True,
+        keep_up_to_date=True,
     ) as bars:
         async for item in bars:
             seen.append(item)
@@ -114,33 +124,36 @@ async def test_historical_data_keep_up_to_date_streams(
 
 
 async def test_overflow_error_policy(server: sim.SimServer) -> None:
-    async with sim.serve(port=0, burst=5000) as burst:
-        async with ib_anyio.connect(burst.host, burst.port, buffer_size=100, overflow="error") as client:
-            async with client.req_mkt_data(stock()) as ticks:
-                await burst.wait_for(lambda m: m.name == "reqMktData")
-                got = 0
-                with anyio.fail_after(10), pytest.raises(ib_anyio.StreamOverflow):
-                    # Let the reader run ahead of us: do not consume until it has overflowed.
-                    while ticks.dropped == 0:
-                        await anyio.sleep(0)  # checkpoint only; no timing is asserted
-                    while True:
-                        await ticks.receive()
-                        got += 1
-                assert got == 100
-                assert ticks.dropped >= 1
+    async with (
+        sim.serve(port=0, burst=5000) as burst,
+        ib_anyio.connect(burst.host, burst.port, buffer_size=100, overflow="error") as client,
+        client.req_mkt_data(stock()) as ticks,
+    ):
+        await burst.wait_for(lambda m: m.name == "reqMktData")
+        # Let the reader run ahead of us: do not consume until it has overflowed.
+        with anyio.fail_after(10):
+            while ticks.dropped == 0:
+                await anyio.lowlevel.checkpoint()  # checkpoint only; no timing is asserted
+        got = [ticks.receive_nowait() for _ in range(100)]
+        assert len(got) == 100  # everything buffered before the overflow is delivered
+        with pytest.raises(
+            ib_anyio.StreamOverflow, match=r"overflowed: the consumer fell 100 items behind$"
+        ):
+            await ticks.receive()
+        assert ticks.dropped >= 1
 
 
 async def test_overflow_drop_oldest_policy(server: sim.SimServer) -> None:
-    async with sim.serve(port=0, burst=5000) as burst:
-        async with ib_anyio.connect(
-            burst.host, burst.port, buffer_size=100, overflow="drop_oldest"
-        ) as client:
-            async with client.req_mkt_data(stock()) as ticks:
-                with anyio.fail_after(10):
-                    while ticks.dropped == 0:
-                        await anyio.sleep(0)
-                assert ticks.buffered == 100
-                assert await ticks.receive() is not None  # still streaming, no error
+    async with (
+        sim.serve(port=0, burst=5000) as burst,
+        ib_anyio.connect(burst.host, burst.port, buffer_size=100, overflow="drop_oldest") as client,
+        client.req_mkt_data(stock()) as ticks,
+    ):
+        with anyio.fail_after(10):
+            while ticks.dropped == 0:
+                await anyio.lowlevel.checkpoint()
+        assert ticks.buffered == 100
+        assert await ticks.receive() is not None  # still streaming, no error
 
 
 async def test_notices_stream(client: ib_anyio.Client, server: sim.SimServer) -> None:
@@ -148,4 +161,6 @@ async def test_notices_stream(client: ib_anyio.Client, server: sim.SimServer) ->
         await server.broadcast_error(2105, "HMDS data farm connection is broken:ushmds")
         with anyio.fail_after(5):
             notice = await notices.receive()
-    assert notice == ib_anyio.Notice(-1, 2105, "HMDS data farm connection is broken:ushmds", notice.time)
+    assert notice == ib_anyio.Notice(
+        -1, 2105, "HMDS data farm connection is broken:ushmds", notice.time
+    )

@@ -54,8 +54,16 @@ __all__ = [
 
 #: Names defined by ibapi itself: re-exported as they are.
 _IBAPI_NAMES = frozenset(
-    {"ComboLeg", "Contract", "ContractDetails", "Execution", "ExecutionFilter", "Order",
-     "ScannerSubscription", "TagValue"}
+    {
+        "ComboLeg",
+        "Contract",
+        "ContractDetails",
+        "Execution",
+        "ExecutionFilter",
+        "Order",
+        "ScannerSubscription",
+        "TagValue",
+    }
 )
 
 

@@ -23,6 +23,7 @@ buffer with a documented overflow policy (see :class:`StreamRoute`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import inspect
 import logging
 import queue
@@ -195,7 +196,9 @@ class StreamRoute(Route):
                 "stream for %r: consumer is %d items behind; %s",
                 self.key,
                 self.maxlen,
-                "dropping the oldest items" if self.drop_oldest else "ending it with StreamOverflow",
+                "dropping the oldest items"
+                if self.drop_oldest
+                else "ending it with StreamOverflow",
             )
         if self.drop_oldest:
             self.buf.popleft()
@@ -224,14 +227,14 @@ class WrapperBase(EWrapper):  # type: ignore[misc]
         self._routes: dict[int | str, Route] = {}
         self._on_error: Callable[[int, int, int, str, str], None] = _no_error_handler
 
-    def error(self, reqId: int, *args: Any) -> None:  # noqa: N803 - ibapi's names
+    def error(self, reqId: int, *args: Any) -> None:
         time, code, message, reject_json = _ERROR_ARGS(args)
         self._on_error(reqId, time, code, message, reject_json)
 
-    def connectAck(self) -> None:  # noqa: N802
+    def connectAck(self) -> None:
         pass
 
-    def connectionClosed(self) -> None:  # noqa: N802
+    def connectionClosed(self) -> None:
         pass
 
 
@@ -268,10 +271,10 @@ class _Conn:
     def __init__(self, bridge: Bridge) -> None:
         self._bridge = bridge
 
-    def sendMsg(self, msg: bytes) -> None:  # noqa: N802
+    def sendMsg(self, msg: bytes) -> None:
         self._bridge.write(msg)
 
-    def isConnected(self) -> bool:  # noqa: N802
+    def isConnected(self) -> bool:
         return self._bridge.connected
 
     def disconnect(self) -> None:
@@ -347,10 +350,8 @@ class Bridge:
         """Close the socket and wait for both threads to finish."""
         self._closing = True
         self.connected = False
-        try:
+        with contextlib.suppress(OSError):  # already closed by the peer
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._outbox.put(None)
         if self._reader.is_alive() or self._reader.ident is not None:
             with anyio.CancelScope(shield=True):

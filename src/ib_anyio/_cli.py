@@ -9,10 +9,10 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 
 import anyio
+from ibapi.contract import Contract
 
 from ._connect import connect
 from ._errors import IBError
-from ibapi.contract import Contract
 
 __all__ = ["main"]
 
@@ -65,7 +65,9 @@ async def demo(host: str | None, port: int | None, client_id: int, symbol: str, 
         )
         shown = [b.bar for b in bars if hasattr(b, "bar")][:5]
         for bar in shown:
-            print(f"bar {bar.date}: open {bar.open} high {bar.high} low {bar.low} close {bar.close}")
+            print(
+                f"bar {bar.date}: open {bar.open} high {bar.high} low {bar.low} close {bar.close}"
+            )
         print(f"{ticks} live ticks for {symbol}:")
         async with client.req_mkt_data(contract) as stream:
             count = 0
@@ -79,7 +81,9 @@ async def demo(host: str | None, port: int | None, client_id: int, symbol: str, 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ib-anyio", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    d = commands.add_parser("demo", help="run the demo (against the embedded simulated TWS by default)")
+    d = commands.add_parser(
+        "demo", help="run the demo (against the embedded simulated TWS by default)"
+    )
     d.add_argument("--host", help="a real TWS/Gateway host (default: start the simulator)")
     d.add_argument("--port", type=int, help="a real TWS/Gateway API port")
     d.add_argument("--client-id", type=int, default=1)
@@ -96,7 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         anyio.run(
-            demo, args.host, args.port, args.client_id, args.symbol, args.ticks, backend=args.backend
+            demo,
+            args.host,
+            args.port,
+            args.client_id,
+            args.symbol,
+            args.ticks,
+            backend=args.backend,
         )
     except IBError as exc:
         print(f"ib-anyio demo: {type(exc).__name__}: {exc}", file=sys.stderr)

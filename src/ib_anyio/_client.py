@@ -38,11 +38,10 @@ def is_informational(code: int) -> bool:
 
 def ibapi_version() -> str:
     """The version of the installed ibapi distribution (any of its three names)."""
+    installed = {d.metadata["Name"].lower() for d in metadata.distributions()}
     for dist in ("ibapi-stable", "ibapi-latest", "ibapi"):
-        try:
+        if dist in installed:
             return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
     return "unknown"
 
 
@@ -193,7 +192,7 @@ class ClientBase:
             else:
                 detail = "is not available"
             raise UnsupportedRequest(f"{spec.name}() {detail} (installed: ibapi {installed})")
-        for param, value in zip(spec.params, args):
+        for param, value in zip(spec.params, args, strict=True):
             if not param.types or isinstance(value, param.types):
                 continue
             if value is None and param.optional:
@@ -266,9 +265,7 @@ class ClientBase:
             raise
         return ItemStream(route, key if isinstance(key, int) else None, close)
 
-    def _on_error(
-        self, req_id: int, time: int, code: int, message: str, reject_json: str
-    ) -> None:
+    def _on_error(self, req_id: int, time: int, code: int, message: str, reject_json: str) -> None:
         """Route a TWS error (reader thread, or the event loop for ibapi's own checks)."""
         route = self._routes.get(req_id) if req_id >= 0 else None
         if route is not None and not is_informational(code):

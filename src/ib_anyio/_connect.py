@@ -6,6 +6,7 @@ import socket
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
 import anyio
 from anyio.abc import SocketAttribute
 from anyio.streams.buffered import BufferedByteReceiveStream
@@ -28,12 +29,12 @@ class _Wrapper(GeneratedWrapper):
         self.next_valid_id: int | None = None
         self.accounts: list[str] | None = None
 
-    def nextValidId(self, orderId: int) -> None:  # noqa: N802, N803
+    def nextValidId(self, orderId: int) -> None:
         self.next_valid_id = orderId
         self._connected_if_ready()
         super().nextValidId(orderId)
 
-    def managedAccounts(self, accountsList: str) -> None:  # noqa: N802, N803
+    def managedAccounts(self, accountsList: str) -> None:
         self.accounts = [a for a in accountsList.split(",") if a]
         self._connected_if_ready()
         super().managedAccounts(accountsList)
@@ -53,7 +54,7 @@ async def connect(
     port: int = 7497,
     client_id: int = 1,
     *,
-    timeout: float = 10.0,
+    timeout: float = 10.0,  # noqa: ASYNC109 - bounds the handshake, like httpx
     buffer_size: int = 100_000,
     overflow: OverflowPolicy = "error",
     optional_capabilities: str = "",
@@ -139,7 +140,10 @@ async def connect(
 
 
 async def _handshake(
-    host: str, port: int, timeout: float, connect_options: str
+    host: str,
+    port: int,
+    timeout: float,  # noqa: ASYNC109
+    connect_options: str,
 ) -> tuple[socket.socket, int, str, bytes]:
     """Connect and agree on a server version; return a blocking socket for the threads.
 
@@ -180,7 +184,7 @@ async def _handshake(
     if server_version < MIN_CLIENT_VER:
         sock.close()
         raise ConnectionFailed(
-            f"TWS at {where} speaks server version {server_version}; ibapi needs >= {MIN_CLIENT_VER}"
+            f"TWS at {where} speaks server version {server_version}; "
+            f"ibapi needs >= {MIN_CLIENT_VER}"
         )
     return sock, server_version, fields[1].decode(errors="replace"), leftover
-

@@ -41,9 +41,7 @@ class ItemStream(ObjectReceiveStream[T_co]):
 
     __slots__ = ("_budget", "_close", "_closed", "_route", "req_id")
 
-    def __init__(
-        self, route: StreamRoute, req_id: int | None, close: Callable[[], None]
-    ) -> None:
+    def __init__(self, route: StreamRoute, req_id: int | None, close: Callable[[], None]) -> None:
         self._route = route
         self._close = close
         self._closed = False
