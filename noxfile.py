@@ -29,9 +29,7 @@ def _sync(session: nox.Session, *groups: str) -> None:
     args = ["uv", "sync", "--frozen", "--inexact"]
     for group in groups:
         args += ["--group", group]
-    session.run_install(
-        *args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
-    )
+    session.run_install(*args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location})
 
 
 @nox.session(python="3.11")
@@ -42,6 +40,9 @@ def tests(session: nox.Session, ibapi: str) -> None:
     session.run("uv", "pip", "uninstall", *ALL_IBAPI_DISTS, silent=True)
     session.install(ibapi, "protobuf>=5.29")
     session.run("python", "-c", "import ib_anyio; print('ibapi', ib_anyio.ibapi_version())")
+    # Every public EClient method and EWrapper callback of this release is classified.
+    report = session.run("python", "-m", "tools.codegen", "--report", silent=True)
+    session.log("\n".join(str(report).strip().splitlines()[-2:]))
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
 
 

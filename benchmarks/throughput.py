@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import queue
 import re
 import socket
 import statistics
@@ -59,10 +58,10 @@ class _Counting(EWrapper):  # type: ignore[misc]
         self.done = threading.Event()
         self.ready = threading.Event()
 
-    def nextValidId(self, orderId: int) -> None:  # noqa: N802, N803
+    def nextValidId(self, orderId: int) -> None:
         self.ready.set()
 
-    def tickPrice(self, reqId: int, tickType: int, price: float, attrib: object) -> None:  # noqa: N802, N803
+    def tickPrice(self, reqId: int, tickType: int, price: float, attrib: object) -> None:
         self.count += 1
         if self.count == self.n:
             self.done.set()
@@ -107,10 +106,10 @@ def _framed_client(host: str, port: int, wrapper: EWrapper) -> tuple[EClient, so
     sock, version, _ = _handshake(host, port)
 
     class Conn:
-        def sendMsg(self, msg: bytes) -> None:  # noqa: N802
+        def sendMsg(self, msg: bytes) -> None:
             sock.sendall(msg)
 
-        def isConnected(self) -> bool:  # noqa: N802
+        def isConnected(self) -> bool:
             return True
 
         def disconnect(self) -> None:

@@ -6,7 +6,7 @@
 * :mod:`._items`: one attrs class per routed ``EWrapper`` callback, and per
   request the union of the items that answer it.
 * :mod:`._wrapper`: ``GeneratedWrapper``, the routed ``EWrapper`` callbacks.
-* :mod:`._client`: ``GeneratedClient``, one method per exposed ``EClient`` request.
+* :mod:`._client`: ``Client``, one method per exposed ``EClient`` request.
 
 Nothing here is imported eagerly; the hand-written runtime imports what it needs.
 """
