@@ -22,6 +22,7 @@ IBAPI_RELEASES = [
     "ibapi-latest==10.51.1",
 ]
 ALL_IBAPI_DISTS = ["ibapi", "ibapi-stable", "ibapi-latest"]
+PINNED = "ibapi-stable==10.50.2"  # the default dependency, and what the code is generated from
 
 
 def _sync(session: nox.Session, *groups: str) -> None:
@@ -43,7 +44,10 @@ def tests(session: nox.Session, ibapi: str) -> None:
     # Every public EClient method and EWrapper callback of this release is classified.
     report = session.run("python", "-m", "tools.codegen", "--report", silent=True)
     session.log("\n".join(str(report).strip().splitlines()[-2:]))
-    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
+    # The generator's own tests need the release it generates from; they run in
+    # codegen_check, and here only for that release.
+    args = [] if ibapi == PINNED else ["--ignore=tests/codegen"]
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *args, *session.posargs)
 
 
 @nox.session(python="3.11")
@@ -67,3 +71,4 @@ def codegen_check(session: nox.Session) -> None:
     _sync(session)
     session.run("python", "-m", "tools.codegen", "--check")
     session.run("python", "-m", "tools.codegen", "--report")
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/codegen")

@@ -410,7 +410,11 @@ class Bridge:
     def _read_frames(self) -> None:
         """Receive, frame linearly and decode, all in this thread (the hot loop)."""
         sock, decoder = self._sock, self.eclient.decoder
-        interpret, process_protobuf = decoder.interpret, decoder.processProtoBuf
+        interpret = decoder.interpret
+        # ibapi 9.x has no protobuf, and never sees binary ids (server version < 201).
+        process_protobuf: Callable[[bytes, int], None] = getattr(
+            decoder, "processProtoBuf", _no_protobuf
+        )
         binary_ids, takes_msg_id = self._binary_ids, _DECODER_TAKES_MSG_ID
         unpack = _unpack_size
         pending, chunk = self._initial, b""
@@ -484,6 +488,10 @@ class Bridge:
         for callback in self._on_lost:
             callback(lost)
         self._reader_done.set()
+
+
+def _no_protobuf(payload: bytes, msg_id: int) -> None:
+    raise RuntimeError(f"protobuf message {msg_id} for an ibapi without protobuf support")
 
 
 def _wake_all(routes: Iterable[Route]) -> None:
