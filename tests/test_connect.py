@@ -8,10 +8,10 @@ import threading
 
 import anyio
 import pytest
-from tests.helpers import stock
 
 import ib_anyio
 from ib_anyio import sim
+from tests.helpers import stock
 
 
 def _ib_threads() -> list[str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 import pytest
 from ibapi.client import EClient
-from tests.helpers import stock
 
 import ib_anyio
 from ib_anyio import items, sim
+from tests.helpers import stock
 
 
 async def test_current_time(client: ib_anyio.Client, server: sim.SimServer) -> None:

@@ -7,10 +7,10 @@ from decimal import Decimal
 import anyio
 import anyio.lowlevel
 import pytest
-from tests.helpers import stock
 
 import ib_anyio
 from ib_anyio import items, sim
+from tests.helpers import stock
 
 
 async def _cancels(server: sim.SimServer, name: str, count: int = 1) -> list[sim.Received]:
