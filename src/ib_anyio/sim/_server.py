@@ -1,0 +1,542 @@
+"""The simulated TWS server: an anyio TCP listener serving the ibapi socket protocol.
+
+Per connection: handshake (see ``_protocol``), then a read loop that decodes each client
+message (``_decode``), records it in ``SimServer.received`` and answers it with messages
+encoded for the negotiated version (``_encode``). Streaming answers (market data,
+``keepUpToDate`` bars) run as tasks in the connection's task group, each under its own
+cancel scope keyed by request id, so a cancel request, a dropped connection or leaving
+``serve`` stops them. Writes from all of a connection's tasks go through one lock.
+
+What TWS does and the simulator copies:
+
+* After ``startApi``: ``nextValidId``, ``managedAccounts``, then the farm notices as error
+  messages with id -1 (2104 market data, 2106 HMDS, 2158 sec-def).
+* ``reqMktData`` (streaming): first ticks at once, then one round per ``tick_interval``:
+  tickPrice bid/ask/last with sizes (ibapi also calls tickSize for them), tickSize volume,
+  tickString last timestamp. With ``snapshot`` one round, then ``tickSnapshotEnd``. After
+  ``reqMarketDataType`` each ``reqMktData`` is first answered with ``marketDataType``, and
+  delayed types (3, 4) use the delayed tick types (66-68, 69-71, 74, 88).
+* Unknown or ambiguous contracts get error 200 with the request's id.
+* The account is empty: positions, open and completed orders, executions and account
+  updates are answered with just their end message (``positionEnd``, ``openOrderEnd``,
+  ``completedOrdersEnd``, ``execDetailsEnd``, ``accountDownloadEnd``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any, final
+
+import anyio
+import anyio.abc
+import attrs
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from ._decode import Fields, Out, decode_request
+from ._encode import Encoder
+from ._protocol import (
+    SIM_MAX_VERSION,
+    HandshakeError,
+    handshake_reply,
+    negotiate,
+    parse_handshake,
+    read_frame,
+    split_message,
+)
+from ._universe import Instrument, bar_updates, historical_bars, match, parse_end, quotes
+
+logger = logging.getLogger("ib_anyio.sim")
+
+ACCOUNT = "DU1234567"
+CHUNK = 64 * 1024
+
+NOTICES = (
+    (2104, "Market data farm connection is OK:usfarm"),
+    (2106, "HMDS data farm connection is OK:ushmds"),
+    (2158, "Sec-def data farm connection is OK:secdefnj"),
+)
+NO_SECURITY = "No security definition has been found for the request"
+
+# tick types: (bid, ask, last, bid size, ask size, last size, volume, last timestamp)
+_LIVE_TICKS = (1, 2, 4, 0, 3, 5, 8, 45)
+_DELAYED_TICKS = (66, 67, 68, 69, 70, 71, 74, 88)
+
+_CONNECTION_ERRORS = (
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    ConnectionError,
+    HandshakeError,
+)
+
+
+@attrs.frozen
+class Received:
+    """One message a client sent, as the simulator decoded it.
+
+    Attributes:
+        client_id: The client id from the connection's ``startApi`` (``None`` before it).
+        conn: Connection number, counting from 1 in accept order.
+        name: EClient's request name, e.g. ``"reqMktData"``. Two pseudo-messages frame
+            each connection: ``"handshake"`` (fields ``minVersion``, ``maxVersion``,
+            ``options``, ``serverVersion``: the negotiated version or ``None`` when refused)
+            first, ``"disconnect"`` (no fields) once the connection is gone.
+        fields: The request's fields by EClient parameter name (``reqId``, ``contract``...).
+    """
+
+    client_id: int | None
+    conn: int
+    name: str
+    fields: Fields
+
+
+def max_version() -> int:
+    """The highest version this installation serves: 226, capped at the installed ibapi's
+    ``MAX_CLIENT_VER``, whose protobuf classes encode the messages of versions from 201."""
+    from ibapi.server_versions import MAX_CLIENT_VER
+
+    return min(SIM_MAX_VERSION, int(MAX_CLIENT_VER))
+
+
+@final
+class SimServer:
+    """A running simulated TWS. Only :func:`serve` creates one.
+
+    Attributes:
+        host: Address the server listens on.
+        port: Port it listens on (the one the OS picked when ``serve`` got port 0).
+        server_version: Highest version it negotiates.
+        received: Every client message in arrival order (see :class:`Received`).
+    """
+
+    def __init__(
+        self, host: str, port: int, server_version: int, seed: int, tick_interval: float, burst: int
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.server_version = server_version
+        self.seed = seed
+        self.tick_interval = tick_interval
+        self.burst = burst
+        self.received: list[Received] = []
+        self._changed = anyio.Event()
+        self._conns: dict[int, _Connection] = {}
+        self._next_conn = 0
+        self._failures: list[BaseException] = []
+
+    @property
+    def connections(self) -> int:
+        """Number of currently open client connections."""
+        return len(self._conns)
+
+    def _stream_count(self) -> int:
+        """Streaming tasks (market data, bar updates) running on all connections."""
+        return sum(len(conn.streams) for conn in self._conns.values())
+
+    def _record(self, message: Received) -> None:
+        self.received.append(message)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_for(
+        self, predicate: Callable[[Received], bool], count: int = 1
+    ) -> list[Received]:
+        """Wait until ``count`` received messages satisfy ``predicate``.
+
+        Returns:
+            All matching messages received so far (at least ``count``), oldest first.
+            Bound the wait yourself, e.g. with ``anyio.fail_after``.
+        """
+        matches: list[Received] = []
+        seen = 0
+        while True:
+            matches += [m for m in self.received[seen:] if predicate(m)]
+            seen = len(self.received)
+            if len(matches) >= count:
+                return matches
+            await self._changed.wait()
+
+    async def drop_connections(self) -> None:
+        """Abruptly close every client connection (no goodbye, like a crashed TWS) and wait
+        until they are gone."""
+        conns = list(self._conns.values())
+        for conn in conns:
+            conn.scope.cancel()
+        for conn in conns:
+            await conn.closed.wait()
+
+    async def broadcast_error(self, code: int, message: str, req_id: int = -1) -> None:
+        """Send an error message (a notice when ``req_id`` is -1, e.g. 2105 "HMDS data farm
+        connection is broken") to every client that has sent ``startApi``."""
+        for conn in list(self._conns.values()):
+            if conn.started:
+                with suppress(*_CONNECTION_ERRORS):
+                    await conn.send(conn._error(req_id, code, message))
+
+    async def _handle(self, stream: anyio.abc.SocketStream) -> None:
+        self._next_conn += 1
+        conn = _Connection(self, self._next_conn, stream)
+        self._conns[conn.number] = conn
+        try:
+            async with stream:
+                with conn.scope:
+                    await conn.serve()
+        except _CONNECTION_ERRORS:
+            pass
+        except Exception as exc:  # a simulator bug: log it, keep serving the others
+            logger.exception("simulated TWS connection %d failed", conn.number)
+            self._failures.append(exc)
+        finally:
+            del self._conns[conn.number]
+            conn.closed.set()
+            self._record(Received(conn.client_id, conn.number, "disconnect", {}))
+
+
+class _Connection:
+    def __init__(self, server: SimServer, number: int, stream: anyio.abc.SocketStream) -> None:
+        self.server = server
+        self.number = number
+        self.stream = stream
+        self.scope = anyio.CancelScope()
+        self.closed = anyio.Event()
+        self.client_id: int | None = None
+        self.version = 0
+        self.encoder = Encoder(0)
+        self.market_data_type = 0  # 0: never requested
+        self.started = False  # startApi received: the client may be sent messages
+        self._send_lock = anyio.Lock()
+        self.streams: dict[tuple[str, int], anyio.CancelScope] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def send(self, data: bytes) -> None:
+        async with self._send_lock:
+            await self.stream.send(data)
+
+    def _error(self, req_id: int, code: int, message: str) -> bytes:
+        return self.encoder.error(req_id, code, message, int(time.time() * 1000))
+
+    async def serve(self) -> None:
+        reader = BufferedByteReceiveStream(self.stream)
+        if await reader.receive_exactly(4) != b"API\0":
+            raise HandshakeError("connection does not start with API\\0")
+        low, high, options = parse_handshake((await read_frame(reader)).decode("ascii", "replace"))
+        version = negotiate(low, high, self.server.server_version)
+        self._record(
+            "handshake",
+            {"minVersion": low, "maxVersion": high, "options": options, "serverVersion": version},
+        )
+        if version is None:
+            raise HandshakeError(f"no common version: client v{low}..{high}")
+        self.version = version
+        self.encoder = Encoder(version)
+        await self.send(handshake_reply(version))
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            with suppress(*_CONNECTION_ERRORS):
+                await self._read_loop(reader)
+            tg.cancel_scope.cancel()  # the client went away: stop its streams too
+
+    async def _read_loop(self, reader: BufferedByteReceiveStream) -> None:
+        while True:
+            payload = await read_frame(reader)
+            msg_id, is_protobuf, body = split_message(payload, self.version)
+            name, fields = decode_request(msg_id, is_protobuf, body, self.version)
+            client_id = fields.get("clientId")
+            if msg_id == Out.START_API and isinstance(client_id, int):
+                self.client_id = client_id
+            self._record(name, fields)
+            if "decodeError" not in fields:
+                await self._dispatch(msg_id, fields)
+
+    def _record(self, name: str, fields: Fields) -> None:
+        self.server._record(Received(self.client_id, self.number, name, fields))
+
+    async def _dispatch(self, msg_id: int, fields: Fields) -> None:
+        handler = _HANDLERS.get(msg_id)
+        if handler is not None:
+            await handler(self, fields)
+
+    # -- streaming tasks -------------------------------------------------------------
+
+    def _start(self, kind: str, req_id: int, run: Callable[[], Awaitable[None]]) -> None:
+        self._cancel(kind, req_id)
+        scope = anyio.CancelScope()
+        self.streams[(kind, req_id)] = scope
+        assert self._tg is not None
+        self._tg.start_soon(self._run_stream, kind, req_id, scope, run)
+
+    async def _run_stream(
+        self, kind: str, req_id: int, scope: anyio.CancelScope, run: Callable[[], Awaitable[None]]
+    ) -> None:
+        with scope:
+            try:
+                await run()
+            except _CONNECTION_ERRORS:
+                self.scope.cancel()
+        if self.streams.get((kind, req_id)) is scope:
+            del self.streams[(kind, req_id)]
+
+    def _cancel(self, kind: str, req_id: int) -> None:
+        scope = self.streams.pop((kind, req_id), None)
+        if scope is not None:
+            scope.cancel()
+
+    # -- request handlers ------------------------------------------------------------
+
+    async def start_api(self, fields: Fields) -> None:
+        self.started = True
+        enc = self.encoder
+        now = int(time.time() * 1000)
+        await self.send(
+            enc.next_valid_id(1)
+            + enc.managed_accounts(ACCOUNT)
+            + b"".join(enc.error(-1, code, text, now) for code, text in NOTICES)
+        )
+
+    async def req_ids(self, fields: Fields) -> None:
+        await self.send(self.encoder.next_valid_id(1))
+
+    async def req_managed_accts(self, fields: Fields) -> None:
+        await self.send(self.encoder.managed_accounts(ACCOUNT))
+
+    async def req_current_time(self, fields: Fields) -> None:
+        await self.send(self.encoder.current_time(int(time.time())))
+
+    async def req_current_time_in_millis(self, fields: Fields) -> None:
+        await self.send(self.encoder.current_time_in_millis(int(time.time() * 1000)))
+
+    async def req_positions(self, fields: Fields) -> None:
+        await self.send(self.encoder.position_end())
+
+    async def req_open_orders(self, fields: Fields) -> None:
+        await self.send(self.encoder.open_order_end())
+
+    async def req_completed_orders(self, fields: Fields) -> None:
+        await self.send(self.encoder.completed_orders_end())
+
+    async def req_executions(self, fields: Fields) -> None:
+        await self.send(self.encoder.execution_data_end(_int(fields, "reqId")))
+
+    async def req_account_updates(self, fields: Fields) -> None:
+        if fields.get("subscribe"):
+            account = fields.get("acctCode") or ACCOUNT
+            await self.send(self.encoder.account_download_end(str(account)))
+
+    async def req_market_data_type(self, fields: Fields) -> None:
+        self.market_data_type = _int(fields, "marketDataType")
+
+    def _one(self, req_id: int, contract: Any) -> Instrument | bytes:
+        """The one instrument a request designates, or the error 200 to send instead."""
+        found = match(contract if isinstance(contract, dict) else {})
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            return self._error(req_id, 200, NO_SECURITY)
+        symbol = found[0].symbol
+        return self._error(
+            req_id, 200, f"The contract description specified for {symbol} is ambiguous."
+        )
+
+    async def req_contract_details(self, fields: Fields) -> None:
+        req_id = _int(fields, "reqId")
+        contract = fields.get("contract")
+        found = match(contract if isinstance(contract, dict) else {})
+        if not found:
+            await self.send(self._error(req_id, 200, NO_SECURITY))
+            return
+        today = time.strftime("%Y%m%d")
+        enc = self.encoder
+        await self.send(
+            b"".join(enc.contract_data(req_id, inst, today) for inst in found)
+            + enc.contract_data_end(req_id)
+        )
+
+    async def req_historical_data(self, fields: Fields) -> None:
+        req_id = _int(fields, "reqId")
+        inst = self._one(req_id, fields.get("contract"))
+        if isinstance(inst, bytes):
+            await self.send(inst)
+            return
+        bars, start, end = historical_bars(
+            inst,
+            self.server.seed,
+            duration=str(fields.get("durationStr", "")),
+            bar_size=str(fields.get("barSizeSetting", "")),
+            end=parse_end(str(fields.get("endDateTime", "")), inst),
+            use_rth=bool(fields.get("useRTH")),
+            format_date=_int(fields, "formatDate") or 1,
+        )
+        await self.send(self.encoder.historical_data(req_id, bars, start, end))
+        if fields.get("keepUpToDate") and bars:
+            updates = bar_updates(bars[-1], inst, self.server.seed)
+            self._start("bars", req_id, lambda: self._stream_bars(req_id, updates))
+
+    async def _stream_bars(self, req_id: int, updates: Iterator[Any]) -> None:
+        for bar in updates:
+            await anyio.sleep(self.server.tick_interval)
+            await self.send(self.encoder.historical_data_update(req_id, bar))
+
+    async def cancel_historical_data(self, fields: Fields) -> None:
+        self._cancel("bars", _int(fields, "reqId"))
+
+    async def cancel_mkt_data(self, fields: Fields) -> None:
+        self._cancel("ticks", _int(fields, "reqId"))
+
+    async def req_mkt_data(self, fields: Fields) -> None:
+        req_id = _int(fields, "reqId")
+        inst = self._one(req_id, fields.get("contract"))
+        if isinstance(inst, bytes):
+            await self.send(inst)
+            return
+        head = b""
+        if self.market_data_type:
+            head = self.encoder.market_data_type(req_id, self.market_data_type)
+        if fields.get("snapshot") or fields.get("regulatorySnapshot"):
+            rounds = self._tick_rounds(req_id, inst)
+            await self.send(head + next(rounds) + self.encoder.tick_snapshot_end(req_id))
+            return
+        if head:
+            await self.send(head)
+        self._start("ticks", req_id, lambda: self._stream_ticks(req_id, inst))
+
+    def _tick_rounds(self, req_id: int, inst: Instrument) -> Iterator[bytes]:
+        enc = self.encoder
+        delayed = self.market_data_type in (3, 4)
+        bid, ask, last, _, _, _, volume, stamp = _DELAYED_TICKS if delayed else _LIVE_TICKS
+        for q in quotes(inst, self.server.seed):
+            data = enc.tick_price(req_id, bid, q.bid, q.bid_size) + enc.tick_price(
+                req_id, ask, q.ask, q.ask_size
+            )
+            if inst.sec_type != "CASH":  # forex quotes have no trades
+                data += enc.tick_price(req_id, last, q.last, q.last_size)
+                data += enc.tick_size(req_id, volume, q.volume)
+                data += enc.tick_string(req_id, stamp, str(int(time.time())))
+            yield data
+
+    async def _stream_ticks(self, req_id: int, inst: Instrument) -> None:
+        if self.server.burst > 0:
+            await self._burst(req_id, inst)
+        for data in self._tick_rounds(req_id, inst):
+            await self.send(data)
+            await anyio.sleep(self.server.tick_interval)
+
+    async def _burst(self, req_id: int, inst: Instrument) -> None:
+        """Write ``burst`` tickPrice messages (bid/ask alternating, with sizes) as fast as
+        the socket takes them: a few frames encoded once, cycled into ~64 KiB chunks."""
+        enc = self.encoder
+        frames = []
+        for _, q in zip(range(8), quotes(inst, self.server.seed), strict=False):
+            frames.append(enc.tick_price(req_id, 1, q.bid, q.bid_size))
+            frames.append(enc.tick_price(req_id, 2, q.ask, q.ask_size))
+        cycle = b"".join(frames)
+        per_chunk = max(1, CHUNK // len(cycle)) * len(frames)
+        chunk = cycle * (per_chunk // len(frames))
+        left = self.server.burst
+        while left >= per_chunk:
+            await self.send(chunk)
+            left -= per_chunk
+        if left:
+            reps = math.ceil(left / len(frames))
+            await self.send(b"".join((frames * reps)[:left]))
+
+
+def _int(fields: Fields, key: str) -> int:
+    value = fields.get(key, 0)
+    return value if isinstance(value, int) else 0
+
+
+_HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
+    Out.START_API: _Connection.start_api,
+    Out.REQ_IDS: _Connection.req_ids,
+    Out.REQ_MANAGED_ACCTS: _Connection.req_managed_accts,
+    Out.REQ_CURRENT_TIME: _Connection.req_current_time,
+    Out.REQ_CURRENT_TIME_IN_MILLIS: _Connection.req_current_time_in_millis,
+    Out.REQ_MARKET_DATA_TYPE: _Connection.req_market_data_type,
+    Out.REQ_CONTRACT_DATA: _Connection.req_contract_details,
+    Out.REQ_HISTORICAL_DATA: _Connection.req_historical_data,
+    Out.CANCEL_HISTORICAL_DATA: _Connection.cancel_historical_data,
+    Out.REQ_MKT_DATA: _Connection.req_mkt_data,
+    Out.CANCEL_MKT_DATA: _Connection.cancel_mkt_data,
+    Out.REQ_POSITIONS: _Connection.req_positions,
+    Out.REQ_OPEN_ORDERS: _Connection.req_open_orders,
+    Out.REQ_ALL_OPEN_ORDERS: _Connection.req_open_orders,
+    Out.REQ_COMPLETED_ORDERS: _Connection.req_completed_orders,
+    Out.REQ_EXECUTIONS: _Connection.req_executions,
+    Out.REQ_ACCT_DATA: _Connection.req_account_updates,
+}
+
+
+@asynccontextmanager
+async def serve(
+    port: int = 0,
+    host: str = "127.0.0.1",
+    server_version: int | None = None,
+    seed: int = 0,
+    tick_interval: float = 0.05,
+    burst: int = 0,
+) -> AsyncIterator[SimServer]:
+    """Run a simulated TWS for the duration of the ``async with`` block.
+
+    Args:
+        port: TCP port to listen on; 0 picks a free one (read it from ``server.port``).
+        host: Address to listen on.
+        server_version: Highest server version to negotiate (default and maximum: 226,
+            or the installed ibapi's ``MAX_CLIENT_VER`` when lower).
+        seed: Seed of all generated prices, sizes and bars.
+        tick_interval: Seconds between streamed market data rounds and bar updates.
+        burst: When positive, every streaming ``reqMktData`` first gets this many
+            tickPrice messages written as fast as the socket takes them (benchmarks).
+
+    Yields:
+        The running :class:`SimServer`. Leaving the block closes every connection.
+    """
+    version = min(server_version or SIM_MAX_VERSION, max_version())
+    listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
+    async with listener, anyio.create_task_group() as tg:
+        bound = listener.extra(anyio.abc.SocketAttribute.local_port)
+        server = SimServer(host, bound, version, seed, tick_interval, burst)
+        tg.start_soon(listener.serve, server._handle, tg)
+        try:
+            yield server
+        finally:
+            tg.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulated TWS until interrupted (``ib-anyio sim``)."""
+    parser = argparse.ArgumentParser(prog="ib-anyio sim", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7497)
+    parser.add_argument("--server-version", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tick-interval", type=float, default=0.05)
+    parser.add_argument(
+        "--burst", type=int, default=0, help="tickPrice messages to blast per reqMktData"
+    )
+    args = parser.parse_args(argv)
+
+    async def run() -> None:
+        async with serve(
+            port=args.port,
+            host=args.host,
+            server_version=args.server_version,
+            seed=args.seed,
+            tick_interval=args.tick_interval,
+            burst=args.burst,
+        ) as server:
+            print(
+                f"Simulated TWS listening on {server.host}:{server.port} "
+                f"(server version {server.server_version}); Ctrl-C stops it",
+                flush=True,
+            )
+            await anyio.sleep_forever()
+
+    with suppress(KeyboardInterrupt):
+        anyio.run(run)
+    return 0

@@ -1,0 +1,159 @@
+"""The real ibapi EClient, run in a thread, recording callbacks for the sim tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from ibapi.client import EClient
+from ibapi.server_versions import MAX_CLIENT_VER
+from ibapi.wrapper import EWrapper
+
+from ib_anyio.sim._server import SimServer, max_version
+
+WAIT = 10.0
+
+# Versions where a message layout or encoding changes (see ib_anyio.sim._encode).
+_INTERESTING = (100, 124, 157, 176, 193, 196, 200, 201, 205, 206, 208, 213, 226)
+CLIENT_MAX = min(MAX_CLIENT_VER, max_version())
+VERSIONS = [v for v in _INTERESTING if v <= CLIENT_MAX]
+
+
+Event = tuple[Any, ...]
+
+
+class App(EWrapper, EClient):  # type: ignore[misc]
+    """An ibapi client recording the callbacks the tests look at, as tuples."""
+
+    def __init__(self) -> None:
+        EWrapper.__init__(self)
+        EClient.__init__(self, self)
+        self.events: list[Event] = []
+        self._cond = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def _add(self, *event: Any) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def of(self, name: str, req_id: int | None = None) -> list[Event]:
+        with self._cond:
+            return [
+                e
+                for e in self.events
+                if e[0] == name and (req_id is None or (len(e) > 1 and e[1] == req_id))
+            ]
+
+    async def wait(self, predicate: Callable[[list[Event]], bool]) -> list[Event]:
+        """Wait (in a worker thread, never sleeping) until ``predicate(events)`` holds."""
+
+        def block() -> bool:
+            with self._cond:
+                return self._cond.wait_for(lambda: predicate(self.events), timeout=WAIT)
+
+        with anyio.fail_after(WAIT + 1):
+            ok = await anyio.to_thread.run_sync(block)
+        assert ok, f"timed out; events: {self.events[-20:]}"
+        with self._cond:
+            return list(self.events)
+
+    async def wait_for(self, name: str, req_id: int | None = None, count: int = 1) -> list[Event]:
+        await self.wait(lambda _: len(self.of(name, req_id)) >= count)
+        return self.of(name, req_id)
+
+    # -- recorded callbacks ---------------------------------------------------------
+
+    def error(self, reqId: int, *args: Any) -> None:
+        # 9.x: (code, message); 10.x: (errorTime, code, message, advancedOrderRejectJson)
+        code, message = (args[0], args[1]) if len(args) == 2 else (args[1], args[2])
+        self._add("error", reqId, code, message)
+
+    def nextValidId(self, orderId: int) -> None:
+        self._add("nextValidId", orderId)
+
+    def managedAccounts(self, accountsList: str) -> None:
+        self._add("managedAccounts", accountsList)
+
+    def currentTime(self, time: int) -> None:
+        self._add("currentTime", time)
+
+    def currentTimeInMillis(self, timeInMillis: int) -> None:
+        self._add("currentTimeInMillis", timeInMillis)
+
+    def contractDetails(self, reqId: int, contractDetails: Any) -> None:
+        self._add("contractDetails", reqId, contractDetails)
+
+    def contractDetailsEnd(self, reqId: int) -> None:
+        self._add("contractDetailsEnd", reqId)
+
+    def historicalData(self, reqId: int, bar: Any) -> None:
+        self._add("historicalData", reqId, bar)
+
+    def historicalDataEnd(self, reqId: int, start: str, end: str) -> None:
+        self._add("historicalDataEnd", reqId, start, end)
+
+    def historicalDataUpdate(self, reqId: int, bar: Any) -> None:
+        self._add("historicalDataUpdate", reqId, bar)
+
+    def tickPrice(self, reqId: int, tickType: int, price: float, attrib: Any) -> None:
+        self._add("tickPrice", reqId, tickType, price)
+
+    def tickSize(self, reqId: int, tickType: int, size: Any) -> None:
+        self._add("tickSize", reqId, tickType, int(size))
+
+    def tickString(self, reqId: int, tickType: int, value: str) -> None:
+        self._add("tickString", reqId, tickType, value)
+
+    def tickSnapshotEnd(self, reqId: int) -> None:
+        self._add("tickSnapshotEnd", reqId)
+
+    def marketDataType(self, reqId: int, marketDataType: int) -> None:
+        self._add("marketDataType", reqId, marketDataType)
+
+    def positionEnd(self) -> None:
+        self._add("positionEnd")
+
+    def openOrderEnd(self) -> None:
+        self._add("openOrderEnd")
+
+    def completedOrdersEnd(self) -> None:
+        self._add("completedOrdersEnd")
+
+    def execDetailsEnd(self, reqId: int) -> None:
+        self._add("execDetailsEnd", reqId)
+
+    def accountDownloadEnd(self, accountName: str) -> None:
+        self._add("accountDownloadEnd", accountName)
+
+    def connectionClosed(self) -> None:
+        self._add("connectionClosed")
+
+
+async def call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a (socket-writing) EClient method off the event loop."""
+    return await anyio.to_thread.run_sync(lambda: fn(*args))
+
+
+async def connect(server: SimServer, client_id: int = 0) -> App:
+    """Connect a fresh ibapi client to ``server`` and start its message loop thread."""
+    app = App()
+    await anyio.to_thread.run_sync(app.connect, server.host, server.port, client_id)
+    assert app.isConnected(), "ibapi could not connect to the simulated TWS"
+    app.thread = threading.Thread(target=app.run, name=f"ibapi-{client_id}", daemon=True)
+    app.thread.start()
+    return app
+
+
+async def close(app: App) -> None:
+    """Close the socket and let the message loop thread finish the disconnect itself:
+    ``EClient.disconnect`` from another thread resets the server version under a loop
+    still draining its queue (an ibapi race)."""
+    conn = app.conn
+    if conn is not None:
+        await call(conn.disconnect)
+    if app.thread is not None:
+        await anyio.to_thread.run_sync(app.thread.join, WAIT)
+        assert not app.thread.is_alive()
