@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tools.codegen import definition
 from tools.codegen.cli import DEFAULT_OUT, main
 from tools.codegen.introspect import installed_version

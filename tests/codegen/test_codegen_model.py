@@ -6,6 +6,7 @@ import re
 import pytest
 from ibapi.client import EClient
 from ibapi.wrapper import EWrapper
+
 from tools.codegen import definition
 from tools.codegen.introspect import ibapi_class_index, installed_version
 from tools.codegen.model import GenerationError, build_model, classify

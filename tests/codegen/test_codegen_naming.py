@@ -5,6 +5,7 @@ import keyword
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from tools.codegen.naming import camel_case, constant_case, snake_case
 
 WORDS = ("PnL",)

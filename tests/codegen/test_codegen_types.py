@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tools.codegen.model import GenerationError, _Types
 
 INDEX = {

@@ -11,7 +11,7 @@ its arguments to one runtime entry point of :class:`ib_anyio._client.ClientBase`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Final, Literal, cast, overload
+from typing import TYPE_CHECKING, Final, Literal, cast, final, overload
 
 from ibapi.contract import Contract
 
@@ -80,8 +80,11 @@ _SET_LEVEL: Final = RequestSpec(
 )
 
 
+@final
 class Client(ClientBase):
     """A connection to TWS or IB Gateway; get one from :func:`ib_anyio.connect`.
+
+    Built by :func:`ib_anyio.connect` only; do not instantiate or subclass it.
 
     One method per ``EClient`` request (generated); :class:`ib_anyio._client.ClientBase`
     runs them.
