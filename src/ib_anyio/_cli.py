@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import anyio
 from ibapi.contract import Contract
+from ibapi.ticktype import TickTypeEnum
 
 from ._connect import connect
 from ._errors import IBError
@@ -72,10 +73,23 @@ async def demo(host: str | None, port: int | None, client_id: int, symbol: str, 
         async with client.req_mkt_data(contract) as stream:
             count = 0
             async for tick in stream:
-                print(f"  {tick!r}")
+                print(f"  {_describe(tick)}")
                 count += 1
                 if count >= ticks:
                     break
+
+
+def _describe(tick: object) -> str:
+    """One line per tick: its class, the tick type's name and its value."""
+    kind = type(tick).__name__
+    tick_type = getattr(tick, "tick_type", None)
+    if tick_type is None:
+        return repr(tick)
+    name = TickTypeEnum.toStr(tick_type)
+    for field in ("price", "size", "value"):
+        if hasattr(tick, field):
+            return f"{kind:<10} {name:<14} {getattr(tick, field)}"
+    return f"{kind:<10} {name}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
