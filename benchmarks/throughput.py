@@ -82,7 +82,9 @@ def run_stock_ibapi(host: str, port: int, n: int) -> float:
     if not wrapper.done.wait(120):
         raise RuntimeError(f"stock ibapi got {wrapper.count} of {n} ticks")
     elapsed = time.perf_counter() - start
-    client.disconnect()
+    # Close the socket and let run() disconnect: EClient.disconnect() from another
+    # thread races run() while it still drains its queue (ibapi resets the version).
+    client.conn.disconnect()
     thread.join(10)
     return elapsed
 
@@ -256,8 +258,6 @@ def run_ib_async(host: str, port: int, n: int) -> float:
 
 def _start_sim(n: int, server_version: int | None) -> tuple[subprocess.Popen[str], str, int]:
     args = [sys.executable, "-m", "ib_anyio._cli", "sim", "--port", "0", "--burst", str(n)]
-    if os.environ.get("SIMPROC"):
-        args = [sys.executable, os.environ["SIMPROC"], str(n), str(server_version or 226)]
     if server_version:
         args += ["--server-version", str(server_version)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)

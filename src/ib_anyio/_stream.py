@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["ItemStream", "Subscription"]
 
 T_co = TypeVar("T_co", covariant=True)
+
+_CLOSED: collections.deque[object] = collections.deque(maxlen=0)  # stays empty
 
 #: The fast path of ``receive`` hands out buffered items without yielding to
 #: the event loop; it checkpoints once every this many items (and whenever the
@@ -39,10 +42,13 @@ class ItemStream(ObjectReceiveStream[T_co]):
     Built by the client; do not instantiate it yourself.
     """
 
-    __slots__ = ("_budget", "_close", "_closed", "_route", "req_id")
+    __slots__ = ("_budget", "_buf", "_close", "_closed", "_route", "req_id")
 
     def __init__(self, route: StreamRoute, req_id: int | None, close: Callable[[], None]) -> None:
         self._route = route
+        # The route's buffer, or an empty one once closed: the fast path needs
+        # one check only.
+        self._buf: collections.deque[object] = route.buf
         self._close = close
         self._closed = False
         self._budget = CHECKPOINT_EVERY
@@ -72,8 +78,8 @@ class ItemStream(ObjectReceiveStream[T_co]):
         raise anyio.WouldBlock
 
     async def receive(self) -> T_co:
-        buf = self._route.buf
-        if buf and not self._closed:
+        buf = self._buf
+        if buf:
             self._budget -= 1
             if self._budget <= 0:
                 self._budget = CHECKPOINT_EVERY
@@ -84,8 +90,8 @@ class ItemStream(ObjectReceiveStream[T_co]):
 
     async def __anext__(self) -> T_co:
         # receive() inlined: this is the hot path of ``async for``.
-        buf = self._route.buf
-        if buf and not self._closed:
+        buf = self._buf
+        if buf:
             self._budget -= 1
             if self._budget <= 0:
                 self._budget = CHECKPOINT_EVERY
@@ -116,6 +122,7 @@ class ItemStream(ObjectReceiveStream[T_co]):
         """Stop receiving and cancel the TWS subscription (once)."""
         if not self._closed:
             self._closed = True
+            self._buf = _CLOSED
             self._close()
         await anyio.lowlevel.checkpoint()
 
