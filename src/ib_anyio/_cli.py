@@ -85,7 +85,8 @@ def _describe(tick: object) -> str:
     tick_type = getattr(tick, "tick_type", None)
     if tick_type is None:
         return repr(tick)
-    name = TickTypeEnum.toStr(tick_type)
+    to_str = getattr(TickTypeEnum, "toStr", None) or TickTypeEnum.to_str  # 9.81: to_str
+    name = to_str(tick_type)
     for field in ("price", "size", "value"):
         if hasattr(tick, field):
             return f"{kind:<10} {name:<14} {getattr(tick, field)}"
