@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
+import json
 import os
 import re
 import socket
@@ -270,6 +272,26 @@ def _start_sim(n: int, server_version: int | None) -> tuple[subprocess.Popen[str
     return proc, match.group(1), int(match.group(2))
 
 
+ROWS: dict[str, tuple[str, Runner]] = {
+    "a": ("(a) stock ibapi (EReader + queue + run)", run_stock_ibapi),
+    "b": ("(b) ib_anyio, asyncio", run_ib_anyio("asyncio")),
+    "c": ("(c) ib_anyio, trio", run_ib_anyio("trio")),
+    "d": ("(d) ibapi decoder, linear framer + queue", run_linear_framer),
+    "e": ("(e) ib_async", run_ib_async),
+    "f": ("(f) ibapi decoder alone, one thread", run_decoder_alone),
+}
+
+
+def run_row(key: str, host: str, port: int, n: int, repeat: int, no_gc: bool) -> None:
+    """Measure one row in this process; print the run times as JSON."""
+    _, run = ROWS[key]
+    if no_gc:
+        gc.disable()
+    run(host, port, min(n, 20_000))  # warm-up, uncounted
+    times = [run(host, port, n) for _ in range(repeat)]
+    print(json.dumps(times))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200_000, help="tickPrice messages per run")
@@ -282,39 +304,40 @@ def main() -> int:
         "every row decodes the same text feed; try 226 for ibapi 10.x's protobuf)",
     )
     parser.add_argument("--no-gc", action="store_true", help="gc.disable() during the runs")
+    parser.add_argument("--rows", default="abcdef", help="which rows to run (default: all)")
+    parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: one row, in a child
+    parser.add_argument("--at", help=argparse.SUPPRESS)  # internal: host:port of the simulator
     args = parser.parse_args()
 
-    rows: list[tuple[str, Runner]] = [
-        ("(a) stock ibapi (EReader + queue + run)", run_stock_ibapi),
-        ("(b) ib_anyio, asyncio", run_ib_anyio("asyncio")),
-        ("(c) ib_anyio, trio", run_ib_anyio("trio")),
-        ("(d) ibapi decoder, linear framer + queue", run_linear_framer),
-        ("(f) ibapi decoder alone, one thread", run_decoder_alone),
-    ]
-    try:
-        import ib_async  # noqa: F401
+    if args.row:
+        host, port = args.at.rsplit(":", 1)
+        run_row(args.row, host, int(port), args.n, args.repeat, args.no_gc)
+        return 0
 
-        rows.insert(4, ("(e) ib_async", run_ib_async))
-    except ImportError:
+    keys = [k for k in args.rows if k in ROWS]
+    if "e" in keys and importlib.util.find_spec("ib_async") is None:
         print("ib_async is not installed: `uv run --group benchmark ...` adds it")
+        keys.remove("e")
 
     from ib_anyio import ibapi_version
 
     print(
         f"{args.n:,} tickPrice messages, server version {args.server_version}, "
-        f"ibapi {ibapi_version()}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"ibapi {ibapi_version()}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+        "each row in a fresh process"
     )
     proc, host, port = _start_sim(args.n, args.server_version)
     results: dict[str, float] = {}
     try:
-        for name, run in rows:
+        for key in keys:
+            name, _ = ROWS[key]
+            child = [sys.executable, __file__, "--row", key, "--at", f"{host}:{port}"]
+            child += ["--n", str(args.n), "--repeat", str(args.repeat)]
             if args.no_gc:
-                gc.disable()
-            run(host, port, min(args.n, 20_000))  # warm-up, uncounted
-            times = [run(host, port, args.n) for _ in range(args.repeat)]
-            gc.enable()
-            rate = args.n / statistics.median(times)
-            results[name] = rate
+                child.append("--no-gc")
+            out = subprocess.run(child, capture_output=True, text=True, check=True).stdout
+            times = json.loads(out.strip().splitlines()[-1])
+            results[key] = rate = args.n / statistics.median(times)
             spread = ", ".join(f"{args.n / t / 1000:.0f}k" for t in times)
             print(f"{name:45s} {rate / 1000:8.1f}k msgs/s   (runs: {spread})", flush=True)
     finally:
@@ -322,18 +345,14 @@ def main() -> int:
         proc.wait(10)
 
     def ratio(a: str, b: str) -> str:
-        ka = next((k for k in results if k.startswith(a)), None)
-        kb = next((k for k in results if k.startswith(b)), None)
-        if ka is None or kb is None:
-            return "n/a"
-        return f"{results[ka] / results[kb]:.2f}x"
+        return f"{results[a] / results[b]:.2f}x" if a in results and b in results else "n/a"
 
     print()
-    for ours in ("(b)", "(c)"):
+    for ours in ("b", "c"):
         print(
-            f"{ours} vs (a) stock ibapi: {ratio(ours, '(a)')}   vs (d) linear framer: "
-            f"{ratio(ours, '(d)')}   vs (e) ib_async: {ratio(ours, '(e)')}   "
-            f"vs (f) decoder alone: {ratio(ours, '(f)')}"
+            f"({ours}) vs (a) stock ibapi: {ratio(ours, 'a')}   vs (d) linear framer: "
+            f"{ratio(ours, 'd')}   vs (e) ib_async: {ratio(ours, 'e')}   "
+            f"vs (f) decoder alone: {ratio(ours, 'f')}"
         )
     return 0
 
