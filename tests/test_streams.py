@@ -164,3 +164,24 @@ async def test_notices_stream(client: ib_anyio.Client, server: sim.SimServer) ->
     assert notice == ib_anyio.Notice(
         -1, 2105, "HMDS data farm connection is broken:ushmds", notice.time
     )
+
+
+async def test_a_stalled_stream_does_not_stall_another() -> None:
+    # 30,000 tickPrice messages per subscription, each also a tickSize: 60,000 items.
+    async with (
+        sim.serve(port=0, burst=30_000) as burst,
+        ib_anyio.connect(
+            burst.host, burst.port, buffer_size=50_000, overflow="drop_oldest"
+        ) as client,
+        client.req_mkt_data(stock("AAPL")) as stalled,
+        client.req_mkt_data(stock("MSFT")) as flowing,
+    ):
+        got = 0
+        with anyio.fail_after(20):
+            while got < 60_000:
+                await flowing.receive()
+                got += 1
+        # AAPL's burst came first on the wire: all of it has been through the reader.
+        assert stalled.buffered == 50_000  # never read: capped, the rest counted
+        assert stalled.dropped >= 10_000
+        assert flowing.dropped == 0
