@@ -8,6 +8,7 @@ import threading
 
 import anyio
 import pytest
+from ibapi.server_versions import MAX_CLIENT_VER
 
 import ib_anyio
 from ib_anyio import sim
@@ -21,9 +22,7 @@ def _ib_threads() -> list[str]:
 async def test_connect_negotiates_and_announces_accounts(server: sim.SimServer) -> None:
     async with ib_anyio.connect(server.host, server.port, client_id=7) as client:
         assert client.is_connected
-        assert client.server_version == min(
-            sim.SIM_MAX_VERSION, __import__("ibapi.server_versions").server_versions.MAX_CLIENT_VER
-        )
+        assert client.server_version == min(sim.SIM_MAX_VERSION, MAX_CLIENT_VER)
         assert client.managed_accounts == ("DU1234567",)
         assert len(_ib_threads()) == 2
     started = [m for m in server.received if m.name == "startApi"]

@@ -316,7 +316,6 @@ class Bridge:
         self._reader_done = anyio.Event()
         self._token = anyio.lowlevel.current_token()
         self._loop_thread = threading.get_ident()
-        self._on_lost: list[Callable[[ConnectionLost], None]] = []
 
         ec = EClient(wrapper)
         ec.conn = _Conn(self)
@@ -341,10 +340,6 @@ class Bridge:
     def start(self) -> None:
         self._writer.start()
         self._reader.start()
-
-    def on_lost(self, callback: Callable[[ConnectionLost], None]) -> None:
-        """Call ``callback`` on the event loop when the connection drops."""
-        self._on_lost.append(callback)
 
     async def aclose(self) -> None:
         """Close the socket and wait for both threads to finish."""
@@ -485,8 +480,6 @@ class Bridge:
             _wake_all(routes)
         for route in list(self.wrapper._routes.values()):
             route.fail(lost)
-        for callback in self._on_lost:
-            callback(lost)
         self._reader_done.set()
 
 
