@@ -289,7 +289,3 @@ def _arg_value(template: _ReqId | Arg | Const, args: tuple[Any, ...], req_id: in
     if isinstance(template, Const):
         return template.value
     return req_id
-
-
-#: Transitional name used by the generated client.
-Client = ClientBase
