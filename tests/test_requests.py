@@ -169,3 +169,14 @@ async def test_request_added_in_newer_ibapi(client: ib_anyio.Client, server: sim
         match=r"^req_wsh_meta_data\(\) needs ibapi >= [\d.]+ \(installed: ibapi 9\.81\.1\.post1\)$",
     ):
         await client.req_wsh_meta_data()
+
+
+async def test_ids_only_grow(client: ib_anyio.Client) -> None:
+    first = client.next_order_id()
+    second = client.next_order_id()
+    assert second == first + 1
+    async with client.req_mkt_data(stock()) as ticks:
+        assert ticks.req_id == second + 1
+    answer = await client.req_ids(1)  # TWS answers with its next valid id
+    assert isinstance(answer, items.NextValidId)
+    assert client.next_order_id() >= max(answer.order_id, second + 2)

@@ -225,6 +225,8 @@ class WrapperBase(EWrapper):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._routes: dict[int | str, Route] = {}
+        #: The latest ``nextValidId`` TWS sent (on connect, and for ``reqIds``).
+        self.next_valid_id: int | None = None
         self._on_error: Callable[[int, int, int, str, str], None] = _no_error_handler
 
     def error(self, reqId: int, *args: Any) -> None:

@@ -111,9 +111,12 @@ class ClientBase:
         return self._bridge.connected
 
     def next_order_id(self) -> int:
-        """Reserve and return a fresh id, valid for orders and requests alike."""
-        req_id = self._next_id
-        self._next_id += 1
+        """Reserve and return a fresh id, valid for orders and requests alike.
+
+        Ids only grow, and never fall below TWS's latest ``nextValidId``.
+        """
+        req_id = max(self._next_id, self._bridge.wrapper.next_valid_id or 0)
+        self._next_id = req_id + 1
         return req_id
 
     def notices(self) -> Subscription[Notice]:

@@ -26,7 +26,6 @@ class _Wrapper(GeneratedWrapper):
 
     def __init__(self) -> None:
         super().__init__()
-        self.next_valid_id: int | None = None
         self.accounts: list[str] | None = None
 
     def nextValidId(self, orderId: int) -> None:
