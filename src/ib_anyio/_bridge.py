@@ -215,7 +215,7 @@ class StreamRoute(Route):
         return bool(self.buf) or self.finished
 
 
-class WrapperBase(EWrapper):  # type: ignore[misc]
+class WrapperBase(EWrapper):  # type: ignore[misc,unused-ignore]  # Any without stubs
     """The hand-written half of the EWrapper; the generated half subclasses it.
 
     Holds the routing table and handles ``error`` (whose signature differs

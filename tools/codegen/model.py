@@ -371,6 +371,10 @@ class WrapperMethod:
     done: str | None
     decimal_indexes: tuple[int, ...]
     aliases: tuple[str, ...]
+    # The definition corrects some of ibapi's annotations (histogramData's
+    # `items` is a list, not one HistogramData): such an override differs
+    # from EWrapper's signature when mypy sees ibapi's types.
+    retyped: bool = False
 
     @property
     def construct_args(self) -> str:
@@ -679,6 +683,7 @@ def build_model(
                 done=cb.done,
                 decimal_indexes=tuple(i for i, (_, t) in enumerate(params) if t.expr == "Decimal"),
                 aliases=tuple(sorted(aliases_of.get(cb.name, ()))),
+                retyped=bool(cb.types),
             )
         )
 

@@ -318,7 +318,7 @@ class GeneratedWrapper(WrapperBase):
         if route is not None:
             route.end(ExecDetailsEnd())
 
-    def familyCodes(self, familyCodes: list[FamilyCode]) -> None:
+    def familyCodes(self, familyCodes: list[FamilyCode]) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get("family_codes")
         if route is not None:
             route.push(FamilyCodes(familyCodes))
@@ -333,7 +333,7 @@ class GeneratedWrapper(WrapperBase):
         if route is not None:
             route.push(HeadTimestamp(headTimestamp))
 
-    def histogramData(self, reqId: int, items: list[HistogramData]) -> None:
+    def histogramData(self, reqId: int, items: list[HistogramData]) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(HistogramDataItem(items))
@@ -372,12 +372,12 @@ class GeneratedWrapper(WrapperBase):
         endDateTime: str,
         timeZone: str,
         sessions: list[HistoricalSession],
-    ) -> None:
+    ) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(HistoricalSchedule(startDateTime, endDateTime, timeZone, sessions))
 
-    def historicalTicks(self, reqId: int, ticks: list[HistoricalTick], done: bool) -> None:
+    def historicalTicks(self, reqId: int, ticks: list[HistoricalTick], done: bool) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(HistoricalTicks(ticks, done))
@@ -386,14 +386,14 @@ class GeneratedWrapper(WrapperBase):
 
     def historicalTicksBidAsk(
         self, reqId: int, ticks: list[HistoricalTickBidAsk], done: bool
-    ) -> None:
+    ) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(HistoricalTicksBidAsk(ticks, done))
             if done:
                 route.end(None)
 
-    def historicalTicksLast(self, reqId: int, ticks: list[HistoricalTickLast], done: bool) -> None:
+    def historicalTicksLast(self, reqId: int, ticks: list[HistoricalTickLast], done: bool) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(HistoricalTicksLast(ticks, done))
@@ -410,12 +410,12 @@ class GeneratedWrapper(WrapperBase):
         if route is not None:
             route.push(MarketDataType(marketDataType))
 
-    def marketRule(self, marketRuleId: int, priceIncrements: list[PriceIncrement]) -> None:
+    def marketRule(self, marketRuleId: int, priceIncrements: list[PriceIncrement]) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get("market_rule")
         if route is not None:
             route.push(MarketRule(marketRuleId, priceIncrements))
 
-    def mktDepthExchanges(self, depthMktDataDescriptions: list[DepthMktDataDescription]) -> None:
+    def mktDepthExchanges(self, depthMktDataDescriptions: list[DepthMktDataDescription]) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get("mkt_depth_exchanges")
         if route is not None:
             route.push(MktDepthExchanges(depthMktDataDescriptions))
@@ -425,7 +425,7 @@ class GeneratedWrapper(WrapperBase):
         if route is not None:
             route.push(NewsArticle(articleType, articleText))
 
-    def newsProviders(self, newsProviders: list[NewsProvider]) -> None:
+    def newsProviders(self, newsProviders: list[NewsProvider]) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get("news_providers")
         if route is not None:
             route.push(NewsProviders(newsProviders))
@@ -599,7 +599,7 @@ class GeneratedWrapper(WrapperBase):
         multiplier: str,
         expirations: set[str],
         strikes: set[float],
-    ) -> None:
+    ) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(
@@ -615,17 +615,17 @@ class GeneratedWrapper(WrapperBase):
 
     def smartComponents(
         self, reqId: int, smartComponentMap: list[SmartComponent] | dict[int, tuple[str, str]]
-    ) -> None:
+    ) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(SmartComponents(smartComponentMap))
 
-    def softDollarTiers(self, reqId: int, tiers: list[SoftDollarTier]) -> None:
+    def softDollarTiers(self, reqId: int, tiers: list[SoftDollarTier]) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(SoftDollarTiers(tiers))
 
-    def symbolSamples(self, reqId: int, contractDescriptions: list[ContractDescription]) -> None:
+    def symbolSamples(self, reqId: int, contractDescriptions: list[ContractDescription]) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)
         if route is not None:
             route.push(SymbolSamples(contractDescriptions))
