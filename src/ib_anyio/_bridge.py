@@ -165,10 +165,14 @@ class StreamRoute(Route):
         self, bridge: Bridge, key: int | str, *, maxlen: int, overflow: OverflowPolicy
     ) -> None:
         super().__init__(bridge, key)
-        self.buf: collections.deque[object] = collections.deque()
+        self.drop_oldest = overflow == "drop_oldest"
+        # With "drop_oldest", the deque itself discards the oldest item as it
+        # appends (atomically: its length never dips below full while it does).
+        self.buf: collections.deque[object] = collections.deque(
+            maxlen=maxlen if self.drop_oldest else None
+        )
         self.maxlen = maxlen
         self._limit = maxlen  # 0 once the route has finished: every push is refused
-        self.drop_oldest = overflow == "drop_oldest"
         self.dropped = 0
 
     def push(self, item: object) -> None:
@@ -201,8 +205,7 @@ class StreamRoute(Route):
                 else "ending it with StreamOverflow",
             )
         if self.drop_oldest:
-            self.buf.popleft()
-            return True
+            return True  # the bounded deque drops the oldest item as we append
         self.fail(
             StreamOverflow(
                 f"stream for request {self.key!r} overflowed: the consumer fell "
