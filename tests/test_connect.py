@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 
@@ -119,3 +120,9 @@ async def test_connection_lost_fails_a_pending_one_shot(server: sim.SimServer) -
         # The simulator records reqHeadTimeStamp but never answers it.
         with anyio.fail_after(5), pytest.raises(ib_anyio.ConnectionLost):
             await client.req_head_time_stamp(stock(), "TRADES", True, 1)
+
+
+async def test_connection_facts(client: ib_anyio.Client) -> None:
+    assert client.is_connected
+    assert re.fullmatch(r"\d{8} \d{2}:\d{2}:\d{2} \S+", client.connection_time)
+    assert client.server_version >= 100
