@@ -465,10 +465,13 @@ class Bridge:
         with self._wake_lock:
             self._to_wake.append(route)
 
-    def _flush_wakes(self) -> None:
+    def _take_wakes(self) -> list[Route]:
         with self._wake_lock:
             routes, self._to_wake = self._to_wake, []
-        self._call_soon(_wake_all, routes)
+        return routes
+
+    def _flush_wakes(self) -> None:
+        self._call_soon(_wake_all, self._take_wakes())
 
     def _call_soon(self, func: Callable[..., object], *args: object) -> None:
         token = self._token
@@ -479,10 +482,7 @@ class Bridge:
 
     def _finish_reader(self, lost: ConnectionLost) -> None:
         """Event loop: the reader thread has stopped; end everything still open."""
-        if self._to_wake:
-            with self._wake_lock:
-                routes, self._to_wake = self._to_wake, []
-            _wake_all(routes)
+        _wake_all(self._take_wakes())
         for route in list(self.wrapper._routes.values()):
             route.fail(lost)
         self._reader_done.set()

@@ -270,20 +270,19 @@ class ClientBase:
 
     def _on_error(self, req_id: int, time: int, code: int, message: str, reject_json: str) -> None:
         """Route a TWS error (reader thread, or the event loop for ibapi's own checks)."""
-        route = self._routes.get(req_id) if req_id >= 0 else None
-        if route is not None and not is_informational(code):
-            route.fail(TWSError(req_id, code, message, reject_json))
-            return
         if is_informational(code):
             logger.info("TWS notice %s (request %s): %s", code, req_id, message)
         else:
+            # A failure: for its request, or (id -1) for a connection still starting.
+            route = self._routes.get(req_id if req_id >= 0 else "__connect__")
+            if route is not None:
+                route.fail(TWSError(req_id, code, message, reject_json))
+                if req_id >= 0:
+                    return
             logger.warning("TWS error %s (request %s): %s", code, req_id, message)
         notices = self._routes.get("notices")
         if notices is not None:
             notices.push(Notice(req_id, code, message, time, reject_json))
-        connecting = self._routes.get("__connect__")
-        if connecting is not None and req_id < 0 and not is_informational(code):
-            connecting.fail(TWSError(req_id, code, message, reject_json))
 
 
 def _arg_value(template: _ReqId | Arg | Const, args: tuple[Any, ...], req_id: int | str) -> Any:

@@ -131,7 +131,6 @@ async def connect(
             raise ConnectionFailed(
                 f"TWS at {where} refused the session: {ready.error}"
             ) from ready.error
-        client._next_id = max(wrapper.next_valid_id or 1, 1)
         client.managed_accounts = tuple(wrapper.accounts or ())
         yield client
     finally:
