@@ -307,6 +307,15 @@ async def test_unserved_request_is_recorded(server: SimServer, app: App) -> None
     await app.wait_for("currentTime")
 
 
+async def test_unsupported_request_is_answered_with_its_id(
+    server: SimServer, app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    await call(app.reqMktDepth, 78, stock(), 5, False, [])
+    [error] = await app.wait_for("error", 78)
+    assert error == ("error", 78, 10999, "reqMktDepth is not supported by the simulated TWS")
+    assert "reqMktDepth is not supported" in caplog.text
+
+
 async def test_drop_connections_ends_the_client(server: SimServer) -> None:
     client = await connect(server, client_id=5)
     try:

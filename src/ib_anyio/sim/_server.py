@@ -62,6 +62,13 @@ NOTICES = (
 )
 NO_SECURITY = "No security definition has been found for the request"
 
+#: TWS's code for a request it could not read ("Server error when reading an API client
+#: request"); the simulator also uses it for messages it fails to decode.
+DECODE_ERROR = 320
+#: The simulator's own code for a request it does not implement (no TWS code is assigned
+#: to it, so no client can mistake it for a real TWS condition).
+NOT_SUPPORTED = 10999
+
 # tick types: (bid, ask, last, bid size, ask size, last size, volume, last timestamp)
 _LIVE_TICKS = (1, 2, 4, 0, 3, 5, 8, 45)
 _DELAYED_TICKS = (66, 67, 68, 69, 70, 71, 74, 88)
@@ -251,16 +258,36 @@ class _Connection:
             if msg_id == Out.START_API and isinstance(client_id, int):
                 self.client_id = client_id
             self._record(name, fields)
-            if "decodeError" not in fields:
-                await self._dispatch(msg_id, fields)
+            if "decodeError" in fields:
+                logger.warning(
+                    "simulated TWS: could not decode %s from client %s: %s",
+                    name,
+                    self.client_id,
+                    fields["decodeError"],
+                )
+                await self.send(
+                    self._error(_request_id(fields), DECODE_ERROR, f"Error reading {name} request")
+                )
+            else:
+                await self._dispatch(msg_id, name, fields)
 
     def _record(self, name: str, fields: Fields) -> None:
         self.server._record(Received(self.client_id, self.number, name, fields))
 
-    async def _dispatch(self, msg_id: int, fields: Fields) -> None:
+    async def _dispatch(self, msg_id: int, name: str, fields: Fields) -> None:
         handler = _HANDLERS.get(msg_id)
         if handler is not None:
             await handler(self, fields)
+        elif not name.startswith(_UNANSWERED_PREFIXES):
+            # Never leave a client waiting: say so, with the request's id.
+            logger.warning("simulated TWS: %s is not supported; answered with an error", name)
+            await self.send(
+                self._error(
+                    _request_id(fields),
+                    NOT_SUPPORTED,
+                    f"{name} is not supported by the simulated TWS",
+                )
+            )
 
     # -- streaming tasks -------------------------------------------------------------
 
@@ -444,6 +471,19 @@ class _Connection:
         if left:
             reps = math.ceil(left / len(frames))
             await self.send(b"".join((frames * reps)[:left]))
+
+
+#: Messages that TWS never answers (cancels, settings): no error when unsupported.
+_UNANSWERED_PREFIXES = ("cancel", "unsubscribe", "setServerLogLevel")
+
+
+def _request_id(fields: Fields) -> int:
+    """The id a request carries (``reqId`` or ``orderId``), or -1 when it has none."""
+    for key in ("reqId", "orderId", "tickerId", "requestId"):
+        value = fields.get(key)
+        if isinstance(value, int):
+            return value
+    return -1
 
 
 def _int(fields: Fields, key: str) -> int:
