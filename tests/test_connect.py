@@ -117,7 +117,7 @@ async def test_connection_lost_fails_a_pending_one_shot(server: sim.SimServer) -
             await server.drop_connections()
 
         tg.start_soon(drop_when_asked)
-        # The simulator records reqHeadTimeStamp but never answers it.
+        server.ignore("reqHeadTimeStamp")  # recorded, never answered
         with anyio.fail_after(5), pytest.raises(ib_anyio.ConnectionLost):
             await client.req_head_time_stamp(stock(), "TRADES", True, 1)
 

@@ -135,9 +135,15 @@ async def test_snapshot_is_awaited(client: ib_anyio.Client) -> None:
 async def test_cancelled_one_shot_sends_its_cancel(
     client: ib_anyio.Client, server: sim.SimServer
 ) -> None:
-    # reqHeadTimeStamp is recorded by the simulator but never answered.
-    with anyio.move_on_after(0.2):
-        await client.req_head_time_stamp(stock(), "TRADES", True, 1)
+    server.ignore("reqHeadTimeStamp")  # recorded, never answered
+    async with anyio.create_task_group() as tg:
+
+        async def request() -> None:
+            await client.req_head_time_stamp(stock(), "TRADES", True, 1)
+
+        tg.start_soon(request)
+        await server.wait_for(lambda m: m.name == "reqHeadTimeStamp")
+        tg.cancel_scope.cancel()
     cancels = await server.wait_for(lambda m: m.name == "cancelHeadTimeStamp")
     sent = [m for m in server.received if m.name == "reqHeadTimeStamp"]
     assert [c.fields["reqId"] for c in cancels] == [sent[0].fields["reqId"]]
@@ -147,7 +153,8 @@ async def test_request_removed_from_newer_ibapi(
     client: ib_anyio.Client, server: sim.SimServer
 ) -> None:
     if hasattr(EClient, "reqFundamentalData"):  # ibapi <= 10.45 still has it
-        with anyio.move_on_after(0.2):  # the simulator does not answer it
+        # It reaches the simulator, which does not serve it and says so.
+        with pytest.raises(ib_anyio.TWSError, match=r"^TWS error 10999 for request \d+: "):
             await client.req_fundamental_data(stock(), "ReportSnapshot")
         assert await server.wait_for(lambda m: m.name == "reqFundamentalData")
         return
@@ -160,7 +167,8 @@ async def test_request_removed_from_newer_ibapi(
 
 async def test_request_added_in_newer_ibapi(client: ib_anyio.Client, server: sim.SimServer) -> None:
     if hasattr(EClient, "reqWshMetaData"):
-        with anyio.move_on_after(0.2):  # the simulator does not answer it
+        # It reaches the simulator, which does not serve it and says so.
+        with pytest.raises(ib_anyio.TWSError, match=r"^TWS error 10999 for request \d+: "):
             await client.req_wsh_meta_data()
         assert await server.wait_for(lambda m: m.name == "reqWshMetaData")
         return

@@ -136,6 +136,7 @@ class SimServer:
         self._conns: dict[int, _Connection] = {}
         self._next_conn = 0
         self._failures: list[BaseException] = []
+        self._ignored: set[str] = set()
 
     @property
     def connections(self) -> int:
@@ -168,6 +169,11 @@ class SimServer:
             if len(matches) >= count:
                 return matches
             await self._changed.wait()
+
+    def ignore(self, *names: str) -> None:
+        """Record but never answer the requests named (EClient names, e.g.
+        ``"reqHeadTimeStamp"``): for tests of pending requests, cancellation and timeouts."""
+        self._ignored.update(names)
 
     async def drop_connections(self) -> None:
         """Abruptly close every client connection (no goodbye, like a crashed TWS) and wait
@@ -268,7 +274,7 @@ class _Connection:
                 await self.send(
                     self._error(_request_id(fields), DECODE_ERROR, f"Error reading {name} request")
                 )
-            else:
+            elif name not in self.server._ignored:
                 await self._dispatch(msg_id, name, fields)
 
     def _record(self, name: str, fields: Fields) -> None:
