@@ -35,7 +35,7 @@ def _route(wrapper: object, key: int | str) -> CollectRoute:
 
 def test_order_status_sizes_are_decimal_on_every_release() -> None:
     wrapper = _WrapperClass()
-    route = _route(wrapper, 7)
+    route = _route(wrapper, "orders")  # every order callback goes to the order router
     size = _installed_type("orderStatus", "filled")
     wrapper.orderStatus(7, "Filled", size("100"), size("0"), 1.5, 1, 0, 1.5, 1, "", 0.0)
     (item,) = route.items

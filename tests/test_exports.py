@@ -19,7 +19,19 @@ def test_all_matches_public_names() -> None:
 
 
 def test_our_classes_show_the_public_module() -> None:
-    for name in ("Client", "TWSError", "ConnectionLost", "ItemStream", "Subscription", "Notice"):
+    for name in (
+        "Client",
+        "TWSError",
+        "ConnectionLost",
+        "ItemStream",
+        "Subscription",
+        "Notice",
+        "Trade",
+        "Fill",
+        "TradeLogEntry",
+        "OrderPlacement",
+        "BracketPlacement",
+    ):
         assert getattr(ib_anyio, name).__module__ == "ib_anyio", name
     assert ib_anyio.connect.__module__ == "ib_anyio"
     # ibapi's own classes are re-exported unchanged
@@ -61,3 +73,19 @@ def test_tws_error_carries_its_fields() -> None:
         str(err)
         == "TWS error 200 for request 5: No security definition has been found for the request"
     )
+
+
+def test_orders_module_exports_the_builders() -> None:
+    from ib_anyio import orders
+
+    assert orders.__all__ == sorted(orders.__all__)
+    assert set(orders.__all__) == {
+        "Bracket",
+        "bracket",
+        "limit",
+        "market",
+        "oca",
+        "stop",
+        "stop_limit",
+    }
+    assert all(hasattr(orders, name) for name in orders.__all__)

@@ -2,7 +2,8 @@
 
 Generated on top of IB's own ``ibapi`` package, which still does the wire
 protocol. Start with :func:`connect`; the simulated TWS is :mod:`ib_anyio.sim`;
-the items requests return and streams yield are in :mod:`ib_anyio.items`.
+the items requests return and streams yield are in :mod:`ib_anyio.items`;
+order builders are in :mod:`ib_anyio.orders`.
 """
 
 from ibapi.contract import ComboLeg as ComboLeg
@@ -25,10 +26,17 @@ from ._errors import StreamOverflow as StreamOverflow
 from ._errors import TWSError as TWSError
 from ._errors import UnsupportedRequest as UnsupportedRequest
 from ._generated._client import Client as Client
+from ._orders import BracketPlacement as BracketPlacement
+from ._orders import Fill as Fill
+from ._orders import OrderEvent as OrderEvent
+from ._orders import OrderPlacement as OrderPlacement
+from ._orders import Trade as Trade
+from ._orders import TradeLogEntry as TradeLogEntry
 from ._stream import ItemStream as ItemStream
 from ._stream import Subscription as Subscription
 
 __all__ = [
+    "BracketPlacement",
     "Client",
     "ComboLeg",
     "ConnectionFailed",
@@ -37,16 +45,21 @@ __all__ = [
     "ContractDetails",
     "Execution",
     "ExecutionFilter",
+    "Fill",
     "IBError",
     "ItemStream",
     "Notice",
     "Order",
+    "OrderEvent",
+    "OrderPlacement",
     "OverflowPolicy",
     "ScannerSubscription",
     "StreamOverflow",
     "Subscription",
     "TWSError",
     "TagValue",
+    "Trade",
+    "TradeLogEntry",
     "UnsupportedRequest",
     "connect",
     "ibapi_version",
@@ -82,8 +95,8 @@ del _fixup_module_metadata
 
 
 def __getattr__(name: str) -> object:
-    """``ib_anyio.sim`` and ``ib_anyio.items`` load on first use."""
-    if name in ("sim", "items"):
+    """``ib_anyio.sim``, ``ib_anyio.items`` and ``ib_anyio.orders`` load on first use."""
+    if name in ("sim", "items", "orders"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

@@ -4,23 +4,54 @@ Generated request methods (``_generated/_client.py``) are one line each and
 call one of the entry points here: :meth:`ClientBase._one_shot`,
 :meth:`ClientBase._subscribe`, :meth:`ClientBase._maybe_stream`,
 :meth:`ClientBase._send`.
+
+Hand-written here: orders (``place_order``, ``place_bracket``, ``what_if``,
+``order_events``, ``trades``; the machinery is in :mod:`ib_anyio._orders`),
+the account snapshots (``positions``, ``account_values``, ``portfolio``,
+``account_summary``) and ``notices``. The account-wide subscriptions are
+shared by every open block (:mod:`ib_anyio._fanout`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from importlib import metadata
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import attrs
 from ibapi.client import EClient
+from ibapi.contract import Contract
+from ibapi.order import Order
 
 from ._bridge import Bridge, CollectRoute, OverflowPolicy, Route, StreamRoute, WrapperBase
 from ._errors import ConnectionLost, TWSError, UnsupportedRequest
+from ._fanout import SharedRoute
+from ._generated._items import (
+    AccountDownloadEnd,
+    AccountSummary,
+    AccountSummaryEnd,
+    Position,
+    PositionEnd,
+    UpdateAccountValue,
+    UpdatePortfolio,
+)
+from ._orders import (
+    ORDER_KEYS,
+    BracketPlacement,
+    OrderEvent,
+    OrderPlacement,
+    OrderRouter,
+    Trade,
+    check_order_args,
+    place_all,
+)
 from ._spec import REQ_ID, Arg, Call, Const, RequestSpec, _ReqId
 from ._stream import ItemStream, Subscription
+
+if TYPE_CHECKING:
+    from ibapi.order_state import OrderState
 
 __all__ = ["ClientBase", "Notice", "ibapi_version", "is_informational"]
 
@@ -67,6 +98,35 @@ class Notice:
 
 _NOTICES = RequestSpec(name="notices", call=Call("notices"), key="notices", mode="stream")
 
+#: Account-wide subscriptions: one TWS subscription per request and arguments,
+#: shared by every open ``async with`` block (see :mod:`ib_anyio._fanout`).
+SHARED_REQUESTS: Final = frozenset(
+    {
+        "notices",
+        "req_account_summary",
+        "req_account_updates",
+        "req_account_updates_multi",
+        "req_pnl",
+        "req_pnl_single",
+        "req_positions",
+        "req_positions_multi",
+    }
+)
+
+#: The channel of the open-orders snapshots; the order router owns it.
+_ORDERS = "orders"
+
+#: ``AccountSummaryTags.AllTags`` of ibapi, spelled out (the class moved between releases).
+ALL_ACCOUNT_TAGS: Final = (
+    "AccountType,NetLiquidation,TotalCashValue,SettledCash,AccruedCash,BuyingPower,"
+    "EquityWithLoanValue,PreviousDayEquityWithLoanValue,GrossPositionValue,ReqTEquity,"
+    "ReqTMargin,SMA,InitMarginReq,MaintMarginReq,AvailableFunds,ExcessLiquidity,Cushion,"
+    "FullInitMarginReq,FullMaintMarginReq,FullAvailableFunds,FullExcessLiquidity,"
+    "LookAheadNextChange,LookAheadInitMarginReq,LookAheadMaintMarginReq,"
+    "LookAheadAvailableFunds,LookAheadExcessLiquidity,HighestSeverity,DayTradesRemaining,"
+    "Leverage"
+)
+
 
 class ClientBase:
     """A connection to TWS or IB Gateway; get one from :func:`ib_anyio.connect`.
@@ -90,6 +150,13 @@ class ClientBase:
         self._buffer_size = buffer_size
         self._overflow: OverflowPolicy = overflow
         self._locks: dict[str, anyio.Lock] = {}
+        self._shared: dict[tuple[str, tuple[Any, ...]], SharedRoute] = {}
+        # Every order callback goes to the router, from the first message on.
+        self._orders = OrderRouter(
+            bridge, next_order_id=self.next_order_id, buffer_size=buffer_size
+        )
+        for key in ORDER_KEYS:
+            self._routes[key] = self._orders
         #: The accounts this login may trade, as TWS announced them on connect.
         self.managed_accounts: tuple[str, ...] = ()
 
@@ -124,13 +191,246 @@ class ClientBase:
 
         They are logged to the ``ib_anyio`` logger in any case; this stream
         also delivers the ones that arrive while it is open, together with
-        errors for requests nobody is waiting for any more. One at a time per
-        connection.
+        errors for requests nobody is waiting for any more. Any number of
+        blocks may be open at once; each gets every notice from the moment it
+        opens.
 
         Returns:
             A subscription to open with ``async with``, yielding :class:`Notice`.
         """
         return self._subscribe(_NOTICES, ())
+
+    # -- orders -----------------------------------------------------------
+
+    def place_order(self, contract: Contract, order: Order) -> OrderPlacement:
+        """Place an order, and follow it: ``async with client.place_order(c, o) as trade:``.
+
+        Entering the block sends ``placeOrder`` and gives the order's
+        :class:`~ib_anyio.Trade`: its live state and a stream of its events.
+        Leaving the block stops the stream, never the order: the Trade goes on
+        updating (:meth:`trades` lists it) and the order's events also reach
+        :meth:`order_events`.
+
+        With ``order.orderId`` 0 the order gets a fresh id from
+        :meth:`next_order_id`, and ``order.orderId`` is set to it; a non-zero
+        ``order.orderId`` re-places (modifies) that order, and gives its Trade
+        if this connection placed it.
+
+        Args:
+            contract: What to trade.
+            order: How (see :mod:`ib_anyio.orders` for builders).
+
+        Returns:
+            An async context manager giving the :class:`~ib_anyio.Trade`.
+
+        Raises:
+            TypeError: ``contract`` or ``order`` is not an ibapi ``Contract`` / ``Order``.
+            ValueError: ``order.orderId`` is negative, or ``order.whatIf`` is set
+                (use :meth:`what_if`).
+            ConnectionLost: The connection to TWS is closed.
+        """
+        check_order_args("place_order", contract, order)
+        self._check_connected()
+        return OrderPlacement("place_order", lambda: [self._orders.place(contract, order)])
+
+    def place_bracket(self, contract: Contract, orders: Sequence[Order]) -> BracketPlacement:
+        """Place a parent order and its attached children (a bracket), transmitted together.
+
+        ``async with client.place_bracket(contract, orders.bracket(...)) as (parent, tp, sl):``.
+        The first order is the parent; it gets its id as :meth:`place_order`
+        gives one, every other order gets that id as ``parentId``, and only the
+        last one is transmitted (``transmit`` is set accordingly), so TWS
+        activates the group once it has all of it.
+
+        Args:
+            contract: What to trade.
+            orders: The parent, then its children (see :func:`ib_anyio.orders.bracket`).
+
+        Returns:
+            An async context manager giving a tuple of :class:`~ib_anyio.Trade`, in
+            the order of ``orders``.
+
+        Raises:
+            TypeError: An argument has the wrong type.
+            ValueError: Fewer than two orders, or a child already has an id.
+            ConnectionLost: The connection to TWS is closed.
+        """
+        group = list(orders)
+        if len(group) < 2:
+            raise ValueError("place_bracket(): give the parent order and at least one child")
+        for order in group:
+            check_order_args("place_bracket", contract, order)
+        if any(child.orderId for child in group[1:]):
+            raise ValueError("place_bracket(): the children must be new orders (orderId 0)")
+        self._check_connected()
+
+        def start() -> list[Trade]:
+            parent, *children = group
+            parent.transmit = False
+            trades = place_all(self._orders, contract, [parent])
+            for i, child in enumerate(children):
+                child.parentId = parent.orderId
+                child.transmit = i == len(children) - 1
+            return trades + place_all(self._orders, contract, children)
+
+        return BracketPlacement("place_bracket", start)
+
+    async def what_if(self, contract: Contract, order: Order) -> OrderState:
+        """Ask TWS what an order would do to the account, without placing it.
+
+        Sends a copy of ``order`` with ``whatIf`` set and a fresh id, and
+        waits for TWS's ``openOrder`` answer.
+
+        Args:
+            contract: What to trade.
+            order: How; it is not changed.
+
+        Returns:
+            TWS's ``OrderState``: margin before, change and after
+            (``initMarginChange`` ...), and commission (``commissionAndFees``,
+            ``commission`` on ibapi 9.81).
+
+        Raises:
+            TypeError: ``contract`` or ``order`` is not an ibapi ``Contract`` / ``Order``.
+            TWSError: TWS rejected the order.
+            ConnectionLost: The connection to TWS was lost.
+        """
+        if not isinstance(contract, Contract):
+            raise TypeError(f"what_if(): contract must be Contract, not {type(contract).__name__}")
+        if not isinstance(order, Order):
+            raise TypeError(f"what_if(): order must be Order, not {type(order).__name__}")
+        self._check_connected()
+        return await self._orders.what_if(contract, order)
+
+    def order_events(self) -> Subscription[OrderEvent]:
+        """Stream every order event of the connection, whoever placed the order.
+
+        ``openOrder``, ``orderStatus``, ``orderBound``, ``execDetails`` of live
+        executions and ``commissionAndFeesReport``, in TWS's order, as
+        :class:`~ib_anyio.items.OpenOrder`, :class:`~ib_anyio.items.OrderStatusItem`,
+        :class:`~ib_anyio.items.OrderBound`, :class:`~ib_anyio.items.ExecDetails`,
+        :class:`~ib_anyio.items.CommissionAndFeesReportItem`: the events of this
+        client's orders (followed by a Trade or not), of other clients' orders
+        and of orders typed into TWS (client 0 after ``req_auto_open_orders(True)``),
+        and the answers of :meth:`req_open_orders`. An exact repeat of an order's
+        previous ``orderStatus`` is not delivered.
+
+        Any number of blocks may be open at once; each gets every event from
+        the moment it opens. Nothing is dropped: whatever the connection's
+        ``overflow`` policy, a consumer that falls ``buffer_size`` events
+        behind gets :class:`~ib_anyio.StreamOverflow` after the buffered events.
+
+        Returns:
+            A subscription to open with ``async with``.
+        """
+        self._check_connected()
+        usage = "order_events() streams: use `async with client.order_events() as events:`"
+        return Subscription("order_events", self._orders.open_events, usage=usage)
+
+    def trades(self) -> list[Trade]:
+        """The Trades of the orders placed on this connection, oldest first."""
+        return self._orders.trades()
+
+    # -- account snapshots --------------------------------------------------
+
+    async def positions(self) -> list[Position]:
+        """The positions of every account: one complete snapshot (up to ``positionEnd``).
+
+        Shares the ``req_positions()`` subscription if one is open, else
+        subscribes and cancels once the snapshot is complete.
+
+        Returns:
+            One :class:`~ib_anyio.items.Position` per account and contract.
+
+        Raises:
+            ConnectionLost: The connection to TWS was lost.
+        """
+        from ._generated import _client as generated
+
+        found = await self._snapshot(generated._REQ_POSITIONS, (), PositionEnd)
+        return [item for item in found if isinstance(item, Position)]
+
+    async def account_values(self, account: str) -> list[UpdateAccountValue]:
+        """The values of an account (``NetLiquidation``, ``TotalCashValue``, ...): one snapshot.
+
+        Reads ``req_account_updates(account)`` up to ``accountDownloadEnd``
+        (sharing it if it is open) and cancels it.
+
+        Args:
+            account: The account, e.g. ``client.managed_accounts[0]``.
+
+        Returns:
+            One :class:`~ib_anyio.items.UpdateAccountValue` per key and currency.
+
+        Raises:
+            TypeError: ``account`` is not a string.
+            RuntimeError: ``req_account_updates`` is open for another account
+                (TWS streams one account at a time).
+            ConnectionLost: The connection to TWS was lost.
+        """
+        from ._generated import _client as generated
+
+        found = await self._snapshot(generated._REQ_ACCOUNT_UPDATES, (account,), AccountDownloadEnd)
+        return [item for item in found if isinstance(item, UpdateAccountValue)]
+
+    async def portfolio(self, account: str) -> list[UpdatePortfolio]:
+        """The portfolio of an account (positions with market value and PnL): one snapshot.
+
+        Reads ``req_account_updates(account)`` up to ``accountDownloadEnd``
+        (sharing it if it is open) and cancels it.
+
+        Args:
+            account: The account, e.g. ``client.managed_accounts[0]``.
+
+        Returns:
+            One :class:`~ib_anyio.items.UpdatePortfolio` per contract.
+
+        Raises:
+            TypeError: ``account`` is not a string.
+            RuntimeError: ``req_account_updates`` is open for another account.
+            ConnectionLost: The connection to TWS was lost.
+        """
+        from ._generated import _client as generated
+
+        found = await self._snapshot(generated._REQ_ACCOUNT_UPDATES, (account,), AccountDownloadEnd)
+        return [item for item in found if isinstance(item, UpdatePortfolio)]
+
+    async def account_summary(
+        self, tags: str | Sequence[str] = ALL_ACCOUNT_TAGS, group: str = "All"
+    ) -> list[AccountSummary]:
+        """The account summary of a group of accounts: one snapshot (up to ``accountSummaryEnd``).
+
+        Args:
+            tags: The tags to ask for (``"NetLiquidation,BuyingPower"`` or a
+                sequence of tag names); all of them by default.
+            group: The account group (``"All"``: every account).
+
+        Returns:
+            One :class:`~ib_anyio.items.AccountSummary` per account, tag and currency.
+
+        Raises:
+            TypeError: An argument has the wrong type.
+            TWSError: TWS rejected the request (e.g. an unknown group).
+            ConnectionLost: The connection to TWS was lost.
+        """
+        from ._generated import _client as generated
+
+        if not isinstance(tags, str):
+            tags = ",".join(tags)
+        found = await self._snapshot(
+            generated._REQ_ACCOUNT_SUMMARY, (group, tags), AccountSummaryEnd
+        )
+        return [item for item in found if isinstance(item, AccountSummary)]
+
+    async def _snapshot(self, spec: RequestSpec, args: tuple[Any, ...], end: type) -> list[object]:
+        """Open the (shared) subscription, read up to its ``end`` item, close it."""
+        found: list[object] = []
+        async with self._subscribe(spec, args) as stream:
+            async for item in stream:
+                if isinstance(item, end):
+                    break
+                found.append(item)
+        return found
 
     # -- entry points for the generated methods --------------------------
 
@@ -143,6 +443,8 @@ class ClientBase:
         if lock is None:
             lock = self._locks[key] = anyio.Lock()
         async with lock:  # id-less requests: one at a time per channel
+            if key == _ORDERS:  # open orders: the order router collects them
+                return await self._orders.snapshot(lambda: self._call(spec.call, args, key))
             return await self._run_one_shot(spec, args, key)
 
     def _subscribe(self, spec: RequestSpec, args: tuple[Any, ...]) -> Subscription[Any]:
@@ -206,6 +508,9 @@ class ClientBase:
             raise TypeError(
                 f"{spec.name}(): {param.name} must be {expected}, not {type(value).__name__}"
             )
+        self._check_connected()
+
+    def _check_connected(self) -> None:
         if not self._bridge.connected:
             raise self._bridge.lost or ConnectionLost("not connected to TWS")
 
@@ -248,6 +553,8 @@ class ClientBase:
         return route.items[0] if route.single else route.items
 
     def _open_stream(self, spec: RequestSpec, args: tuple[Any, ...]) -> ItemStream[Any]:
+        if spec.name in SHARED_REQUESTS:
+            return self._open_shared(spec, args)
         key = self.next_order_id() if spec.key == "req_id" else spec.key
         route = StreamRoute(self._bridge, key, maxlen=self._buffer_size, overflow=self._overflow)
         self._register(route)
@@ -268,8 +575,66 @@ class ClientBase:
             raise
         return ItemStream(route, key if isinstance(key, int) else None, close)
 
+    def _open_shared(self, spec: RequestSpec, args: tuple[Any, ...]) -> ItemStream[Any]:
+        """Join the TWS subscription for ``(spec, args)``, starting it if need be."""
+        ident = (spec.name, args)
+        shared = self._shared.get(ident)
+        if shared is None or shared.finished:
+            shared = self._start_shared(spec, args)
+        member = shared.join(maxlen=self._buffer_size, overflow=self._overflow)
+        closed = False
+
+        def close() -> None:
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            if shared.leave(member) and self._shared.get(ident) is shared:
+                del self._shared[ident]
+                self._unregister(shared)
+                self._cancel(spec, args, shared)
+
+        key = shared.key
+        return ItemStream(member, key if isinstance(key, int) else None, close)
+
+    def _start_shared(self, spec: RequestSpec, args: tuple[Any, ...]) -> SharedRoute:
+        for ident, other in list(self._shared.items()):
+            if ident[0] != spec.name:
+                continue
+            if other.finished:  # ended by TWS or the connection: a new one replaces it
+                del self._shared[ident]
+                self._unregister(other)
+            elif spec.name == "req_account_updates":
+                raise RuntimeError(
+                    f"req_account_updates(): TWS sends the updates of one account at a time, "
+                    f"and this connection follows {ident[1][0]!r}; close that first"
+                )
+        key = self.next_order_id() if spec.key == "req_id" else spec.key
+        shared = SharedRoute(self._bridge, key)
+        self._register(shared)
+        ident = (spec.name, args)
+        self._shared[ident] = shared
+        try:
+            if spec is not _NOTICES:
+                self._call(spec.call, args, key)
+        except BaseException:
+            del self._shared[ident]
+            self._unregister(shared)
+            raise
+        return shared
+
     def _on_error(self, req_id: int, time: int, code: int, message: str, reject_json: str) -> None:
         """Route a TWS error (reader thread, or the event loop for ibapi's own checks)."""
+        if req_id > 0 and req_id in self._orders.order_ids:
+            # An order's (ids are never shared with requests): in TWS's order, to its Trade.
+            informational = is_informational(code)
+            self._orders.push_error(TWSError(req_id, code, message, reject_json), informational)
+            logger.info("TWS message %s for order %s: %s", code, req_id, message)
+            if informational:
+                notices = self._routes.get("notices")
+                if notices is not None:
+                    notices.push(Notice(req_id, code, message, time, reject_json))
+            return
         if is_informational(code):
             logger.info("TWS notice %s (request %s): %s", code, req_id, message)
         else:

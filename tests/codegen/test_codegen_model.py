@@ -85,7 +85,8 @@ def test_model_of_the_real_ibapi() -> None:
     assert requests["reqMktDepth"].cancel_args == ("REQ_ID", "Arg(2)")
     assert requests["reqAccountUpdates"].call_args == ("Const(True)", "Arg(0)")
     assert requests["reqAccountUpdates"].cancel_args == ("Const(False)", "Arg(0)")
-    assert requests["placeOrder"].call_args == ("REQ_ID", "Arg(0)", "Arg(1)")
+    assert requests["reqExecutions"].call_args == ("REQ_ID", "Arg(0)")
+    assert "placeOrder" not in requests  # hand-written (ib_anyio._orders)
     assert requests["reqWshMetaData"].added_in == "10.37.2"
     assert requests["reqFundamentalData"].removed_in == "10.50.2"
     items = {i.callback: i for i in model.items}
@@ -96,10 +97,8 @@ def test_model_of_the_real_ibapi() -> None:
     assert items["historicalTicks"].fields[0].type == "list[HistoricalTick]"
     methods = {m.name: m for m in model.wrapper_methods}
     assert methods["tickSize"].decimal_indexes == (2,)
-    assert (
-        methods["orderStatus"].route_expr
-        == 'self._routes.get(orderId) or self._routes.get("orders")'
-    )
+    assert methods["orderStatus"].route_expr == 'self._routes.get("orders")'
+    assert methods["execDetails"].route_expr == "self._routes.get(reqId)"
     assert {"error", "connectAck", "connectionClosed"}.isdisjoint(methods)
     aliases = {a.name: a.members for a in model.aliases}
     assert aliases["ReqContractDetailsResponse"] == ("ContractDetailsItem", "BondContractDetails")

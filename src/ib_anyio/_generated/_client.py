@@ -15,20 +15,18 @@ from typing import TYPE_CHECKING, Final, Literal, cast, final, overload
 
 from ibapi.contract import Contract
 from ibapi.execution import ExecutionFilter
-from ibapi.order import Order
 from ibapi.scanner import ScannerSubscription
 
 from ib_anyio._client import ClientBase
 from ib_anyio._generated._items import (
     CalculateImpliedVolatilityResponse,
     CalculateOptionPriceResponse,
-    PlaceOrderStream,
     QueryDisplayGroupsResponse,
     ReplaceFAResponse,
     ReqAccountSummaryStream,
     ReqAccountUpdatesMultiStream,
     ReqAccountUpdatesStream,
-    ReqAllOpenOrdersStream,
+    ReqAllOpenOrdersResponse,
     ReqCompletedOrdersResponse,
     ReqContractDetailsResponse,
     ReqCurrentTimeInMillisResponse,
@@ -53,7 +51,7 @@ from ib_anyio._generated._items import (
     ReqNewsArticleResponse,
     ReqNewsBulletinsStream,
     ReqNewsProvidersResponse,
-    ReqOpenOrdersStream,
+    ReqOpenOrdersResponse,
     ReqPnLSingleStream,
     ReqPnLStream,
     ReqPositionsMultiStream,
@@ -137,14 +135,6 @@ _EXERCISE_OPTIONS: Final = RequestSpec(
     mode="send",
 )
 
-_PLACE_ORDER: Final = RequestSpec(
-    name="place_order",
-    call=Call("placeOrder", (REQ_ID, Arg(0), Arg(1))),
-    params=(Param("contract", (Contract,)), Param("order", (Order,))),
-    key="req_id",
-    mode="stream",
-)
-
 _QUERY_DISPLAY_GROUPS: Final = RequestSpec(
     name="query_display_groups",
     call=Call("queryDisplayGroups", (REQ_ID,)),
@@ -195,7 +185,7 @@ _REQ_ALL_OPEN_ORDERS: Final = RequestSpec(
     name="req_all_open_orders",
     call=Call("reqAllOpenOrders", ()),
     key="orders",
-    mode="stream",
+    mode="list",
 )
 
 _REQ_AUTO_OPEN_ORDERS: Final = RequestSpec(
@@ -469,7 +459,7 @@ _REQ_OPEN_ORDERS: Final = RequestSpec(
     name="req_open_orders",
     call=Call("reqOpenOrders", ()),
     key="orders",
-    mode="stream",
+    mode="list",
 )
 
 _REQ_PNL: Final = RequestSpec(
@@ -779,28 +769,6 @@ class Client(ClientBase):
             ),
         )
 
-    def place_order(self, contract: Contract, order: Order) -> Subscription[PlaceOrderStream]:
-        """Place an order (the runtime allocates its order id) and follow its state.
-
-        Sends ``EClient.placeOrder``. Leaving the ``async with`` stops following the order; it does
-        not cancel it (use :meth:`cancel_order`).
-
-        Args:
-            contract: This structure contains a description of the contract which is being traded.
-            order: This structure contains the details of tradedhe order. Note: Each client MUST
-                connect with a unique clientId.
-
-        Returns:
-            A subscription to use with ``async with``; it yields the items from ``openOrder``,
-            ``orderStatus``. Leaving the ``async with`` stops routing its callbacks (TWS has no
-            cancel).
-
-        Raises:
-            TWSError: TWS reported an error for this request (when iterating, for a subscription).
-            ConnectionLost: The connection to TWS was lost.
-        """
-        return self._subscribe(_PLACE_ORDER, (contract, order))
-
     async def query_display_groups(self) -> QueryDisplayGroupsResponse:
         """Ask for the display groups configured in TWS.
 
@@ -920,22 +888,25 @@ class Client(ClientBase):
         """
         return self._subscribe(_REQ_ACCOUNT_UPDATES_MULTI, (account, model_code, ledger_and_nlv))
 
-    def req_all_open_orders(self) -> Subscription[ReqAllOpenOrdersStream]:
-        """Follow all open orders, including those placed by other clients and in TWS.
+    async def req_all_open_orders(self) -> list[ReqAllOpenOrdersResponse]:
+        """Ask for all open orders, including those placed by other clients and in TWS.
 
-        Sends ``EClient.reqAllOpenOrders``.
+        Sends ``EClient.reqAllOpenOrders``. The ``orders`` channel belongs to the order router:
+        these answers also reach the Trades and ``order_events()`` streams they concern. One
+        snapshot of open orders at a time per connection (TWS's ``openOrderEnd`` does not say which
+        request it ends).
 
         Returns:
-            A subscription to use with ``async with``; it yields the items from ``openOrder``,
-            ``orderStatus``, ``orderBound``, and ``openOrderEnd`` once the initial snapshot is
-            complete. Leaving the ``async with`` stops routing its callbacks (TWS has no cancel).
-            Answers are routed by channel ``orders``: one such request at a time.
+            The answers from ``openOrder``, ``orderStatus``, ``orderBound``, collected until
+            ``openOrderEnd``. Answers are routed by channel ``orders``: one such request at a time.
 
         Raises:
-            TWSError: TWS reported an error for this request (when iterating, for a subscription).
+            TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
         """
-        return self._subscribe(_REQ_ALL_OPEN_ORDERS, ())
+        return cast(
+            "list[ReqAllOpenOrdersResponse]", await self._one_shot(_REQ_ALL_OPEN_ORDERS, ())
+        )
 
     def req_auto_open_orders(self, b_auto_bind: bool) -> None:
         """Bind orders placed in TWS to this client (client id 0 only).
@@ -1607,22 +1578,23 @@ class Client(ClientBase):
         """
         return cast("ReqNewsProvidersResponse", await self._one_shot(_REQ_NEWS_PROVIDERS, ()))
 
-    def req_open_orders(self) -> Subscription[ReqOpenOrdersStream]:
-        """Follow the open orders placed by this client.
+    async def req_open_orders(self) -> list[ReqOpenOrdersResponse]:
+        """Ask for the open orders placed by this client.
 
-        Sends ``EClient.reqOpenOrders``.
+        Sends ``EClient.reqOpenOrders``. The ``orders`` channel belongs to the order router: these
+        answers also reach the Trades and ``order_events()`` streams they concern. One snapshot of
+        open orders at a time per connection (TWS's ``openOrderEnd`` does not say which request it
+        ends).
 
         Returns:
-            A subscription to use with ``async with``; it yields the items from ``openOrder``,
-            ``orderStatus``, ``orderBound``, and ``openOrderEnd`` once the initial snapshot is
-            complete. Leaving the ``async with`` stops routing its callbacks (TWS has no cancel).
-            Answers are routed by channel ``orders``: one such request at a time.
+            The answers from ``openOrder``, ``orderStatus``, ``orderBound``, collected until
+            ``openOrderEnd``. Answers are routed by channel ``orders``: one such request at a time.
 
         Raises:
-            TWSError: TWS reported an error for this request (when iterating, for a subscription).
+            TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
         """
-        return self._subscribe(_REQ_OPEN_ORDERS, ())
+        return cast("list[ReqOpenOrdersResponse]", await self._one_shot(_REQ_OPEN_ORDERS, ()))
 
     def req_pnl(self, account: str, model_code: str = "") -> Subscription[ReqPnLStream]:
         """Subscribe to the daily profit and loss of an account or model.

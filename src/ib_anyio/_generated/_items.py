@@ -87,7 +87,6 @@ __all__ = [
     "OpenOrderEnd",
     "OrderBound",
     "OrderStatusItem",
-    "PlaceOrderStream",
     "Pnl",
     "PnlSingle",
     "Position",
@@ -102,7 +101,7 @@ __all__ = [
     "ReqAccountSummaryStream",
     "ReqAccountUpdatesMultiStream",
     "ReqAccountUpdatesStream",
-    "ReqAllOpenOrdersStream",
+    "ReqAllOpenOrdersResponse",
     "ReqCompletedOrdersResponse",
     "ReqContractDetailsResponse",
     "ReqCurrentTimeInMillisResponse",
@@ -127,7 +126,7 @@ __all__ = [
     "ReqNewsArticleResponse",
     "ReqNewsBulletinsStream",
     "ReqNewsProvidersResponse",
-    "ReqOpenOrdersStream",
+    "ReqOpenOrdersResponse",
     "ReqPnLSingleStream",
     "ReqPnLStream",
     "ReqPositionsMultiStream",
@@ -755,9 +754,8 @@ class NextValidId:
 class OpenOrder:
     """``EWrapper.openOrder``: This function is called to feed in open orders.
 
-    Answers ``place_order()``, ``req_all_open_orders()``, ``req_open_orders()``. Immutable by
-    convention: not frozen, because frozen attrs classes cost three times as much to build on the
-    hot path.
+    Answers ``req_all_open_orders()``, ``req_open_orders()``. Immutable by convention: not frozen,
+    because frozen attrs classes cost three times as much to build on the hot path.
 
     Attributes:
         order_id: ``orderId`` of ``openOrder``.
@@ -804,9 +802,8 @@ class OrderBound:
 class OrderStatusItem:
     """``EWrapper.orderStatus``: This event is called whenever the status of an order changes.
 
-    Answers ``place_order()``, ``req_all_open_orders()``, ``req_open_orders()``. Immutable by
-    convention: not frozen, because frozen attrs classes cost three times as much to build on the
-    hot path.
+    Answers ``req_all_open_orders()``, ``req_open_orders()``. Immutable by convention: not frozen,
+    because frozen attrs classes cost three times as much to build on the hot path.
 
     Attributes:
         order_id: The order ID that was specified previously in the call to placeOrder().
@@ -1608,10 +1605,6 @@ CalculateOptionPriceResponse: TypeAlias = TickOptionComputation
 """An answer of ``calculate_option_price()``."""
 
 
-PlaceOrderStream: TypeAlias = OpenOrder | OrderStatusItem
-"""An item of a ``place_order()`` subscription."""
-
-
 QueryDisplayGroupsResponse: TypeAlias = DisplayGroupList
 """An answer of ``query_display_groups()``."""
 
@@ -1634,8 +1627,8 @@ ReqAccountUpdatesStream: TypeAlias = (
 """An item of a ``req_account_updates()`` subscription."""
 
 
-ReqAllOpenOrdersStream: TypeAlias = OpenOrder | OrderStatusItem | OrderBound | OpenOrderEnd
-"""An item of a ``req_all_open_orders()`` subscription."""
+ReqAllOpenOrdersResponse: TypeAlias = OpenOrder | OrderStatusItem | OrderBound
+"""An answer of ``req_all_open_orders()``."""
 
 
 ReqCompletedOrdersResponse: TypeAlias = CompletedOrder
@@ -1763,8 +1756,8 @@ ReqNewsProvidersResponse: TypeAlias = NewsProviders
 """An answer of ``req_news_providers()``."""
 
 
-ReqOpenOrdersStream: TypeAlias = OpenOrder | OrderStatusItem | OrderBound | OpenOrderEnd
-"""An item of a ``req_open_orders()`` subscription."""
+ReqOpenOrdersResponse: TypeAlias = OpenOrder | OrderStatusItem | OrderBound
+"""An answer of ``req_open_orders()``."""
 
 
 ReqPnLSingleStream: TypeAlias = PnlSingle

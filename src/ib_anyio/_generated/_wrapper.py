@@ -438,7 +438,7 @@ class GeneratedWrapper(WrapperBase):
     def openOrder(
         self, orderId: int, contract: Contract, order: Order, orderState: OrderState
     ) -> None:
-        route = self._routes.get(orderId) or self._routes.get("orders")
+        route = self._routes.get("orders")
         if route is not None:
             route.push(OpenOrder(orderId, contract, order, orderState))
 
@@ -448,7 +448,7 @@ class GeneratedWrapper(WrapperBase):
             route.end(OpenOrderEnd())
 
     def orderBound(self, permId: int, clientId: int, orderId: int) -> None:
-        route = self._routes.get(orderId) or self._routes.get("orders")
+        route = self._routes.get("orders")
         if route is not None:
             route.push(OrderBound(permId, clientId, orderId))
 
@@ -466,7 +466,7 @@ class GeneratedWrapper(WrapperBase):
         whyHeld: str,
         mktCapPrice: float,
     ) -> None:
-        route = self._routes.get(orderId) or self._routes.get("orders")
+        route = self._routes.get("orders")
         if route is not None:
             route.push(
                 OrderStatusItem(

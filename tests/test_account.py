@@ -1,0 +1,197 @@
+"""The account in the client: shared (fanned-out) subscriptions and snapshot helpers.
+
+End to end against the simulated TWS, on asyncio and trio: what each block
+receives, and what the simulator recorded (one subscription, one cancel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+import ib_anyio
+from ib_anyio import items, sim
+
+ACCOUNT = "DU1234567"
+
+
+def _named(name: str) -> Callable[[sim.Received], bool]:
+    return lambda m: m.name == name
+
+
+def _count(server: sim.SimServer, name: str) -> int:
+    return sum(1 for m in server.received if m.name == name)
+
+
+async def _round_trip(client: ib_anyio.Client) -> None:
+    """After this, TWS has read everything the client sent before."""
+    await client.req_current_time()
+
+
+async def test_two_blocks_share_one_positions_subscription(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        async with client.req_positions() as first:
+            assert first.req_id is None
+            assert isinstance(await _until_end(first, items.PositionEnd), list)
+            async with client.req_positions() as second:
+                # The late joiner gets the state so far and the end of the snapshot.
+                assert isinstance(await _until_end(second, items.PositionEnd), list)
+            await _round_trip(client)
+            assert _count(server, "cancelPositions") == 0  # `first` is still open
+        await server.wait_for(_named("cancelPositions"))
+        await _round_trip(client)
+    assert _count(server, "reqPositions") == 1
+    assert _count(server, "cancelPositions") == 1
+
+
+async def test_a_block_opened_before_the_end_gets_it_live(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    server.ignore("reqPositions")  # hold the answer: both blocks wait for the snapshot
+    with anyio.fail_after(5):
+        async with client.req_positions() as first, client.req_positions() as second:
+            await server.wait_for(_named("reqPositions"))
+            assert first.buffered == second.buffered == 0
+        await server.wait_for(_named("cancelPositions"))
+    assert _count(server, "reqPositions") == 1
+
+
+async def test_after_the_last_block_a_new_one_subscribes_again(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        for _ in range(2):
+            async with client.req_positions() as positions:
+                await _until_end(positions, items.PositionEnd)
+        await server.wait_for(_named("cancelPositions"), count=2)
+    assert _count(server, "reqPositions") == 2
+
+
+async def test_notices_fan_out(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    with anyio.fail_after(5):
+        async with client.notices() as a, client.notices() as b:
+            await server.broadcast_error(2105, "HMDS data farm connection is broken:ushmds")
+            got_a, got_b = await a.receive(), await b.receive()
+    assert got_a == got_b
+    assert (got_a.code, got_a.message) == (2105, "HMDS data farm connection is broken:ushmds")
+
+
+async def test_notices_are_not_replayed(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    with anyio.fail_after(5):
+        async with client.notices() as a:
+            await server.broadcast_error(2105, "first")
+            assert (await a.receive()).message == "first"
+            async with client.notices() as b:
+                await server.broadcast_error(2105, "second")
+                assert (await b.receive()).message == "second"  # not "first"
+                assert (await a.receive()).message == "second"
+
+
+async def test_account_updates_of_another_account_raise_before_sending(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        async with client.req_account_updates(ACCOUNT) as updates:
+            await _until_end(updates, items.AccountDownloadEnd)
+            with pytest.raises(
+                RuntimeError,
+                match=r"^req_account_updates\(\): TWS sends the updates of one account at a "
+                r"time, and this connection follows 'DU1234567'; close that first$",
+            ):
+                async with client.req_account_updates("DU7654321"):
+                    pass  # pragma: no cover
+            # The same account shares the subscription.
+            async with client.req_account_updates(ACCOUNT) as again:
+                await _until_end(again, items.AccountDownloadEnd)
+        await server.wait_for(lambda m: m.name == "reqAccountUpdates" and not m.fields["subscribe"])
+    subscribes = [m for m in server.received if m.name == "reqAccountUpdates"]
+    assert [(m.fields["subscribe"], m.fields["acctCode"]) for m in subscribes] == [
+        (True, ACCOUNT),
+        (False, ACCOUNT),
+    ]
+
+
+async def test_a_tws_error_ends_every_block_and_the_next_open_subscribes_anew(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        async with client.req_pnl("NOSUCH", "") as a, client.req_pnl("NOSUCH", "") as b:
+            assert a.req_id == b.req_id
+            first_id = a.req_id
+            with pytest.raises(ib_anyio.TWSError) as info_a:
+                await a.receive()
+            with pytest.raises(ib_anyio.TWSError) as info_b:
+                await b.receive()
+            assert info_a.value is info_b.value
+            async with client.req_pnl("NOSUCH", "") as c:
+                assert c.req_id != first_id  # a new TWS subscription
+                with pytest.raises(ib_anyio.TWSError):
+                    await c.receive()
+    assert _count(server, "reqPnL") == 2
+    await _round_trip(client)
+    assert _count(server, "cancelPnL") == 0  # TWS ended them: nothing to cancel
+
+
+async def test_a_lost_connection_ends_every_block(server: sim.SimServer) -> None:
+    async with (
+        ib_anyio.connect(server.host, server.port, client_id=3) as client,
+        client.req_positions() as a,
+        client.req_positions() as b,
+    ):
+        await server.drop_connections()
+        with anyio.fail_after(5):
+            for stream in (a, b):
+                with pytest.raises(ib_anyio.ConnectionLost):
+                    await _drain(stream)
+
+
+async def test_positions_snapshot_shares_an_open_subscription(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        async with client.req_positions() as open_block:
+            await _until_end(open_block, items.PositionEnd)
+            assert isinstance(await client.positions(), list)
+            await _round_trip(client)
+            assert _count(server, "cancelPositions") == 0
+        assert await client.positions() == []  # a fresh subscription, then cancelled
+        await server.wait_for(_named("cancelPositions"), count=2)
+    assert _count(server, "reqPositions") == 2
+
+
+async def test_account_values_snapshot_cancels(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        values = await client.account_values(ACCOUNT)
+        portfolio = await client.portfolio(ACCOUNT)
+        await server.wait_for(
+            lambda m: m.name == "reqAccountUpdates" and not m.fields["subscribe"], count=2
+        )
+    assert all(isinstance(v, items.UpdateAccountValue) for v in values)
+    assert all(isinstance(p, items.UpdatePortfolio) for p in portfolio)
+
+
+async def test_snapshot_helpers_check_their_arguments(client: ib_anyio.Client) -> None:
+    with pytest.raises(
+        TypeError, match=r"^req_account_updates\(\): acct_code must be str, not int$"
+    ):
+        await client.account_values(5)  # type: ignore[arg-type]
+
+
+async def _until_end(stream: ib_anyio.ItemStream[object], end: type) -> list[object]:
+    found = []
+    async for item in stream:
+        if isinstance(item, end):
+            return found
+        found.append(item)
+    raise AssertionError("the stream ended before its end item")
+
+
+async def _drain(stream: ib_anyio.ItemStream[object]) -> None:
+    async for _ in stream:
+        pass
