@@ -119,7 +119,11 @@ async def test_a_tws_error_ends_every_block_and_the_next_open_subscribes_anew(
     client: ib_anyio.Client, server: sim.SimServer
 ) -> None:
     with anyio.fail_after(5):
-        async with client.req_pnl("NOSUCH", "") as a, client.req_pnl("NOSUCH", "") as b:
+        # No instrument has conId 1: TWS answers with an error.
+        async with (
+            client.req_pnl_single(ACCOUNT, "", 1) as a,
+            client.req_pnl_single(ACCOUNT, "", 1) as b,
+        ):
             assert a.req_id == b.req_id
             first_id = a.req_id
             with pytest.raises(ib_anyio.TWSError) as info_a:
@@ -127,13 +131,13 @@ async def test_a_tws_error_ends_every_block_and_the_next_open_subscribes_anew(
             with pytest.raises(ib_anyio.TWSError) as info_b:
                 await b.receive()
             assert info_a.value is info_b.value
-            async with client.req_pnl("NOSUCH", "") as c:
+            async with client.req_pnl_single(ACCOUNT, "", 1) as c:
                 assert c.req_id != first_id  # a new TWS subscription
                 with pytest.raises(ib_anyio.TWSError):
                     await c.receive()
-    assert _count(server, "reqPnL") == 2
+    assert _count(server, "reqPnLSingle") == 2
     await _round_trip(client)
-    assert _count(server, "cancelPnL") == 0  # TWS ended them: nothing to cancel
+    assert _count(server, "cancelPnLSingle") == 0  # TWS ended them: nothing to cancel
 
 
 async def test_a_lost_connection_ends_every_block(server: sim.SimServer) -> None:
