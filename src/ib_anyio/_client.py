@@ -213,8 +213,9 @@ class ClientBase:
 
         With ``order.orderId`` 0 the order gets a fresh id from
         :meth:`next_order_id`, and ``order.orderId`` is set to it; a non-zero
-        ``order.orderId`` re-places (modifies) that order, and gives its Trade
-        if this connection placed it.
+        ``order.orderId`` re-places (modifies) that order. For an order this
+        connection placed, entering the block gives its existing Trade once TWS
+        has acknowledged the change, as :meth:`Trade.modify` does.
 
         Args:
             contract: What to trade.
@@ -227,6 +228,8 @@ class ClientBase:
             TypeError: ``contract`` or ``order`` is not an ibapi ``Contract`` / ``Order``.
             ValueError: ``order.orderId`` is negative, or ``order.whatIf`` is set
                 (use :meth:`what_if`).
+            TWSError: On entering, for a modification TWS refused (e.g. 103
+                "Duplicate order id" for another contract).
             ConnectionLost: The connection to TWS is closed.
         """
         check_order_args("place_order", contract, order)
@@ -264,7 +267,7 @@ class ClientBase:
             raise ValueError("place_bracket(): the children must be new orders (orderId 0)")
         self._check_connected()
 
-        def start() -> list[Trade]:
+        def start() -> list[tuple[Trade, Any]]:
             parent, *children = group
             parent.transmit = False
             trades = place_all(self._orders, contract, [parent])

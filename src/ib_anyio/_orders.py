@@ -377,10 +377,23 @@ class Trade(ObjectReceiveStream[OrderEvent]):
         if not isinstance(order, Order):
             raise TypeError(f"modify(): order must be Order, not {type(order).__name__}")
         order.orderId = self._order_id
-        pending = _Pending()
-        self._modifies.append(pending)
+        pending = self._expect_ack()
         try:
             self._router.send_place(self._order_id, self._placed_contract, order)
+        except BaseException:
+            self._modifies.remove(pending)
+            raise
+        await self._acknowledged_by_tws(pending)
+
+    def _expect_ack(self) -> _Pending:
+        """Event loop: a re-placement is about to be sent; its answer finishes the result."""
+        pending = _Pending()
+        self._modifies.append(pending)
+        return pending
+
+    async def _acknowledged_by_tws(self, pending: _Pending) -> None:
+        """Wait for TWS's answer to a re-placement: ``openOrder``, or an error (raised)."""
+        try:
             await self._wait(lambda: pending.finished or self._lost is not None)
         finally:
             if pending in self._modifies:
@@ -788,19 +801,25 @@ class OrderRouter(Route):
         self.order_ids.add(order_id)
         _CANCEL_ORDER(self._bridge.eclient, order_id)
 
-    def place(self, contract: Contract, order: Order) -> Trade:
-        """Place (or, for a known ``order.orderId``, re-place) an order; its Trade."""
+    def place(self, contract: Contract, order: Order) -> tuple[Trade, _Pending | None]:
+        """Place an order; its Trade.
+
+        For the ``order.orderId`` of a known Trade, re-place (modify) it:
+        also return what TWS's answer will finish.
+        """
         self._check_connected()
         order_id = order.orderId or self._next_order_id()
         order.orderId = order_id
         trade = self._trades.get(order_id)
+        pending = None
         if trade is None:
             trade = Trade(self, order_id, contract, order)
             self._trades[order_id] = trade
         else:
             trade._reopen()
+            pending = trade._expect_ack()
         self.send_place(order_id, contract, order)
-        return trade
+        return trade, pending
 
     async def what_if(self, contract: Contract, order: Order) -> OrderState:
         self._check_connected()
@@ -858,16 +877,28 @@ class _Placement:
 
     __slots__ = ("_name", "_start", "_trades")
 
-    def __init__(self, name: str, start: Callable[[], Sequence[Trade]]) -> None:
+    def __init__(
+        self, name: str, start: Callable[[], Sequence[tuple[Trade, _Pending | None]]]
+    ) -> None:
         self._name = name
         self._start = start
-        self._trades: Sequence[Trade] | None = None
+        self._trades: list[Trade] | None = None
 
-    async def _enter(self) -> Sequence[Trade]:
+    async def _enter(self) -> list[Trade]:
         if self._trades is not None:
             raise RuntimeError(f"{self._name}(): this order was already placed")
         await anyio.lowlevel.checkpoint_if_cancelled()
-        self._trades = self._start()
+        placed = self._start()
+        self._trades = [trade for trade, _ in placed]
+        try:
+            for trade, pending in placed:
+                if pending is not None:  # a modification: wait for TWS's answer
+                    await trade._acknowledged_by_tws(pending)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for trade in self._trades:
+                    await trade.aclose()
+            raise
         return self._trades
 
     async def __aexit__(
@@ -892,7 +923,9 @@ class _Placement:
 class OrderPlacement(_Placement):
     """``async with client.place_order(contract, order) as trade:``; built by the client.
 
-    Entering the block places the order and gives its :class:`Trade`;
+    Entering the block places the order and gives its :class:`Trade` (for the
+    id of an order this connection placed, it modifies that order and waits
+    for TWS's answer, raising :class:`~ib_anyio.TWSError` on a refusal);
     leaving it stops the Trade's event stream, never the order.
     """
 
@@ -933,6 +966,8 @@ def check_order_args(name: str, contract: object, order: object) -> None:
         raise ValueError(f"{name}(): order.whatIf is set; use what_if() to ask without placing")
 
 
-def place_all(router: OrderRouter, contract: Contract, orders: Iterable[Order]) -> list[Trade]:
+def place_all(
+    router: OrderRouter, contract: Contract, orders: Iterable[Order]
+) -> list[tuple[Trade, _Pending | None]]:
     """Place orders one after the other (a bracket: parent first)."""
     return [router.place(contract, order) for order in orders]
