@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -672,6 +673,17 @@ def test_unsupported_order_type_387(inst: Instrument, order_type: str) -> None:
         "Unsupported order type for this exchange and security type.",
     )
     assert broker.orders == {}
+
+
+def test_order_type_the_instrument_does_not_take_387() -> None:
+    _, _, broker = make()
+    limited = attrs.evolve(AAPL, order_types="LMT,MKT")
+    [error] = broker.place(1, 4, limited, order("BUY", 5, "STP", aux=101.0))
+    assert isinstance(error, OrderError)
+    assert error.code == 387
+    assert kinds(broker.place(1, 5, limited, order("BUY", 5, "LMT", lmt=90.0))) == [
+        "Changed*:Submitted"
+    ]
 
 
 @pytest.mark.parametrize(
