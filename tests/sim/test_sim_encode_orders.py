@@ -11,6 +11,7 @@ expectations are what the installed ibapi's ``decoder_utils`` reads, found in it
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from collections.abc import Callable, Iterator
@@ -71,8 +72,8 @@ BOUND_VERSIONS = versions(100, 157, 200, 201, 203, 204, 226)
 ACCOUNT_VERSIONS = versions(100, 152, 153, 157, 200, 201, 206, 207, 226)
 PNL_VERSIONS = versions(100, 128, 129, 134, 135, 157, 200, 201, 209, 210, 211, 226)
 
-EXAMPLES = settings(max_examples=20, deadline=None)
-FEW = settings(max_examples=8, deadline=None)
+EXAMPLES = settings(max_examples=15, deadline=None)
+FEW = settings(max_examples=6, deadline=None)
 
 
 # -- decoding with the stock ibapi ---------------------------------------------------
@@ -339,12 +340,21 @@ def assert_carried(decoded: Any, sent: Any, carried: set[str], *, text: bool) ->
         if name == "comboLegs" and not text:  # ibapi 10.37.2 misspells a leg field
             legs = _assigned("decodeComboLegs", "comboLeg")
             default = ComboLeg()
-            assert [norm_obj(leg) for leg in got or []] == [
+            assert [norm_obj(leg, set(vars(default))) for leg in got or []] == [
                 {k: getattr(leg if k in legs else default, k) for k in vars(leg)}
                 for leg in want or []
             ]
             continue
+        if name == "deltaNeutralContract" and not text and want is None:
+            want = _no_delta_neutral_contract()  # 10.37.2 decodes one for every contract
         assert norm(name, got, text=text) == norm(name, want, text=text), name
+
+
+def _no_delta_neutral_contract() -> Any:
+    """What the installed ibapi decodes from a Contract message without one."""
+    import ibapi.decoder_utils
+
+    return ibapi.decoder_utils.decodeDeltaNeutralContract(_encode.pb("Contract")())
 
 
 def contract_carried(text_set: set[str], proto: bool) -> set[str]:
@@ -353,6 +363,19 @@ def contract_carried(text_set: set[str], proto: bool) -> set[str]:
 
 
 # -- objects ---------------------------------------------------------------------------
+
+
+def whole_below_101(version: int, value: Any) -> Any:
+    """The size ibapi decodes at ``version``: below 101 (no fractional sizes; ibapi 9.81
+    reads an int) the encoder writes the whole part, as ibapi's client sends it."""
+    return type(value)(int(value)) if version < 101 and value != UNSET_DECIMAL else value
+
+
+def with_whole_quantity(version: int, order: Order) -> Order:
+    """``order`` as decoded at ``version``: its total quantity whole below 101."""
+    expected = copy.copy(order)
+    expected.totalQuantity = whole_below_101(version, order.totalQuantity)
+    return expected
 
 
 def dec(text: str) -> Any:
@@ -739,7 +762,7 @@ def check_open_order(version: int, contract: Contract, order: Order, state: Orde
     else:
         carried = order_carried(OPEN_ORDER_TEXT, version, order)
         state_carried = since(version, OPEN_STATE_TEXT)
-    assert_carried(got_order, order, carried, text=not proto)
+    assert_carried(got_order, with_whole_quantity(version, order), carried, text=not proto)
     assert_carried(got_state, state, state_carried, text=not proto)
 
 
@@ -758,7 +781,7 @@ def check_completed_order(
     else:
         carried = order_carried(COMPLETED_ORDER_TEXT, version, order)
         state_carried = COMPLETED_STATE_TEXT
-    assert_carried(got_order, order, carried, text=not proto)
+    assert_carried(got_order, with_whole_quantity(version, order), carried, text=not proto)
     assert_carried(got_state, state, state_carried, text=not proto)
 
 
@@ -851,7 +874,8 @@ def test_order_status(
     got = one(data, version, In.ORDER_STATUS, "orderStatus")
     want_cap = cap if version >= 131 else None
     assert got[:2] == (order_id, status)
-    assert (Decimal(str(got[2])), Decimal(str(got[3]))) == (Decimal(filled), Decimal(remaining))
+    sizes = (whole_below_101(version, filled), whole_below_101(version, remaining))
+    assert (Decimal(str(got[2])), Decimal(str(got[3]))) == tuple(Decimal(str(q)) for q in sizes)
     assert got[4:] == (avg, perm_id, parent_id, last, client_id, why_held, want_cap)
 
 
@@ -907,6 +931,7 @@ def test_exec_details(version: int, req_id: int, contract: Contract, execution: 
     carried = contract_carried(CONTRACT_LIST_TEXT, proto)
     assert_carried(got_contract, contract, carried, text=not proto)
     carried = _assigned("decodeExecution", "execution") if proto else since(version, EXECUTION_TEXT)
+    execution.shares = whole_below_101(version, execution.shares)
     assert_carried(got_execution, execution, carried, text=not proto)
 
 
@@ -954,7 +979,7 @@ def test_position(version: int, contract: Contract, position: Any, avg_cost: flo
     account, got_contract, got_position, got_cost = one(data, version, In.POSITION_DATA, "position")
     proto = is_proto(data, version)
     assert (account, got_cost) == ("DU1234567", avg_cost)
-    assert Decimal(str(got_position)) == Decimal(str(position))
+    assert Decimal(str(got_position)) == Decimal(str(whole_below_101(version, position)))
     carried = contract_carried(CONTRACT_LIST_TEXT, proto)
     assert_carried(got_contract, contract, carried, text=not proto)
     assert one(enc.position_end(), version, In.POSITION_END, "positionEnd") == ()
@@ -973,7 +998,7 @@ def test_portfolio_value(
     data = Encoder(version).portfolio_value(contract, position, *values, "DU1234567")
     got = one(data, version, In.PORTFOLIO_VALUE, "updatePortfolio")
     proto = is_proto(data, version)
-    assert Decimal(str(got[1])) == Decimal(str(position))
+    assert Decimal(str(got[1])) == Decimal(str(whole_below_101(version, position)))
     assert list(got[2:]) == [*values, "DU1234567"]
     assert_carried(
         got[0], contract, contract_carried(CONTRACT_PORTFOLIO_TEXT, proto), text=not proto
@@ -1087,15 +1112,16 @@ def test_protobuf_thresholds_are_safe_for_this_ibapi() -> None:
 
 
 def test_request_groups_match_ibapi() -> None:
-    """The thresholds follow the version from which ibapi sends the matching requests as
-    protobuf (``common.getServerVersionForMessage``, ibapi 10.45 and later)."""
-    common = pytest.importorskip("ibapi.common")
-    group = getattr(common, "getServerVersionForMessage", None)
-    if group is None:  # ibapi 9.81 and 10.37.2 predate it
-        assert CAP <= 204
-        return
+    """Each account and order-list threshold is the version from which the installed
+    ibapi sends the matching request as protobuf (``getServerVersionForMessage`` from
+    10.50, ``PROTOBUF_MSG_IDS`` before); where this release never sends that request
+    as protobuf, it never negotiates the threshold either."""
+    import ibapi.common
     from ibapi.message import OUT
 
+    group = getattr(ibapi.common, "getServerVersionForMessage", None)
+    if group is None:
+        group = getattr(ibapi.common, "PROTOBUF_MSG_IDS", {}).get  # none on 9.81
     pairs = {
         In.COMPLETED_ORDER: OUT.REQ_COMPLETED_ORDERS,
         In.POSITION_DATA: OUT.REQ_POSITIONS,
@@ -1107,7 +1133,11 @@ def test_request_groups_match_ibapi() -> None:
         In.PNL_SINGLE: OUT.REQ_PNL_SINGLE,
     }
     for msg, request in pairs.items():
-        assert PROTO_SINCE[msg] == group(request), msg
+        threshold = group(request)
+        if threshold is None or threshold == float("inf"):
+            assert PROTO_SINCE[msg] > CAP, msg
+        else:
+            assert PROTO_SINCE[msg] == threshold, msg
 
 
 def test_text_values() -> None:

@@ -91,6 +91,7 @@ from ._encode_order import (
     num,
     open_order_fields,
     size,
+    size_at,
     state_commission_currency,
     state_commissions,
 )
@@ -218,7 +219,8 @@ def contract_proto(contract: Contract, order: Order | None = None) -> Any:
     if primary:
         contract = copy.copy(contract)
         contract.primaryExchange = ""
-    proto = _client_utils().createContractProto(contract, order)
+    # ibapi 10.37.2's helper reads the order's combo legs even without an order
+    proto = _client_utils().createContractProto(contract, Order() if order is None else order)
     if primary:
         proto.primaryExch = primary
     last_trade_date = getattr(contract, "lastTradeDate", "")
@@ -475,7 +477,8 @@ class Encoder:
         text: list[object] = []
         if self.version < Since.MARKET_CAP_PRICE:
             text.append(_ORDER_STATUS_VERSION)
-        text += [order_id, status, size(filled), size(remaining), num(avg_fill_price)]
+        text += [order_id, status, size_at(self.version, filled), size_at(self.version, remaining)]
+        text.append(num(avg_fill_price))
         text += [perm_id, parent_id, num(last_fill_price), client_id, why_held]
         if self.version >= Since.MARKET_CAP_PRICE:
             text.append(num(mkt_cap_price))
@@ -527,7 +530,7 @@ class Encoder:
         if v < Since.LAST_LIQUIDITY:
             text.append(_EXECUTION_VERSION)
         text += [req_id, e.orderId, *_contract_text(contract)]
-        text += [e.execId, e.time, e.acctNumber, e.exchange, e.side, size(e.shares)]
+        text += [e.execId, e.time, e.acctNumber, e.exchange, e.side, size_at(v, e.shares)]
         text += [num(e.price), e.permId, e.clientId, e.liquidation, size(e.cumQty)]
         text += [num(e.avgPrice), e.orderRef, e.evRule, num(e.evMultiplier)]
         if v >= Since.MODELS_SUPPORT:
@@ -587,7 +590,8 @@ class Encoder:
                 position=size(position),
                 avgCost=avg_cost,
             )
-        text = [_POSITION_VERSION, account, *_contract_text(contract), size(position)]
+        text = [_POSITION_VERSION, account, *_contract_text(contract)]
+        text.append(size_at(self.version, position))
         return self._text(In.POSITION_DATA, [*text, num(avg_cost)])
 
     def position_end(self) -> bytes:
@@ -668,7 +672,8 @@ class Encoder:
         c = contract
         text = [_PORTFOLIO_VERSION, c.conId, c.symbol, c.secType, c.lastTradeDateOrContractMonth]
         text += [num(c.strike), c.right, c.multiplier, c.primaryExchange, c.currency]
-        text += [c.localSymbol, c.tradingClass, size(position), num(market_price)]
+        text += [c.localSymbol, c.tradingClass, size_at(self.version, position)]
+        text.append(num(market_price))
         text += [num(market_value), num(average_cost), num(unrealized_pnl), num(realized_pnl)]
         return self._text(In.PORTFOLIO_VALUE, [*text, account])
 

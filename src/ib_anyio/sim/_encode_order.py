@@ -32,7 +32,8 @@ Versions (``ibapi.server_versions``; :class:`Since` holds the ones used here):
 Values, as ``ibapi.utils.decode`` reads them back:
 
 * booleans as ``0``/``1``; sizes (``Decimal`` on ibapi 10, ``float`` on 9.81) in plain
-  notation, integral ones without a fraction, ``UNSET_DECIMAL`` as ``""``;
+  notation, integral ones without a fraction, ``UNSET_DECIMAL`` as ``""``; below 101
+  the sizes ibapi 9.81 then reads as ints are whole (:func:`size_at`);
 * doubles and ints the decoder reads with ``SHOW_UNSET``: ``UNSET_DOUBLE`` and
   ``UNSET_INTEGER`` as ``""``;
 * doubles read without it: ``UNSET_DOUBLE`` as Java prints ``Double.MAX_VALUE``
@@ -60,6 +61,7 @@ class Since:
     orders, executions, PnL and account messages change. Copied, so that the simulator
     does not depend on which ibapi release is installed."""
 
+    FRACTIONAL_POSITIONS = 101
     PEGGED_TO_BENCHMARK = 102
     MODELS_SUPPORT = 103
     SOFT_DOLLAR_TIER = 106
@@ -142,6 +144,16 @@ def size(value: Decimal | float) -> str:
     return num(value)
 
 
+def size_at(version: int, value: Decimal | float) -> str:
+    """A size that ibapi 9.81 reads as an int below 101 (``FRACTIONAL_POSITIONS``): an
+    order's total quantity, an order status's filled and remaining, an execution's
+    shares, a position. Below 101 it is whole, as ibapi's own client sends it there
+    (``int(totalQuantity)``); from 101 it is :func:`size`."""
+    if version < Since.FRACTIONAL_POSITIONS and value != UNSET_DECIMAL:
+        return str(int(value))
+    return size(value)
+
+
 def _flag(value: bool | None) -> bool:
     """A tri-state boolean (``None`` when unset) as the text protocol's two states."""
     return bool(value)
@@ -182,7 +194,7 @@ class _Body:
         """action, totalQuantity, orderType, lmtPrice, auxPrice, tif, ocaGroup, account,
         openClose, origin, orderRef: the run both messages start with."""
         o = self.order
-        self.put(o.action, size(o.totalQuantity), o.orderType)
+        self.put(o.action, size_at(self.v, o.totalQuantity), o.orderType)
         self.put(num_or_empty(o.lmtPrice), num_or_empty(o.auxPrice))
         self.put(o.tif, o.ocaGroup, o.account, o.openClose, o.origin, o.orderRef)
 
