@@ -638,8 +638,8 @@ def full_state() -> OrderState:
 
 # -- hypothesis strategies -----------------------------------------------------------
 
-ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="\\"))
-words = ASCII.filter(lambda s: len(s) <= 16)
+printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="\\")
+words = st.text(printable, max_size=16)  # plain ASCII, as TWS's names and values are
 prices = st.decimals(Decimal("0.01"), Decimal("99999"), places=2).map(float)
 money = st.decimals(Decimal("-1e9"), Decimal("1e9"), places=2).map(float)
 quantities = st.decimals(Decimal("0.0001"), Decimal("1000000"), places=4).map(

@@ -31,7 +31,9 @@ that version. Layout changes the encoders follow (all from ``decoder.py``):
   ibapi reads them with the ``unicode-escape`` codec).
 
 Numbers follow TWS's text conventions (``_encode_order``'s :func:`num`, :func:`size`...):
-unset values travel so that ibapi decodes them back as the same unset value.
+unset values travel so that ibapi decodes them back as the same unset value, and below
+101 the sizes ibapi 9.81 reads as ints (order quantity, filled, remaining, execution
+shares, positions) are whole (:func:`size_at`).
 
 Protobuf messages are built with the installed ibapi's own ``ibapi.protobuf`` classes,
 imported on first use (ibapi 9.x has none, and never negotiates a protobuf version); the
