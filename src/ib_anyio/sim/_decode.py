@@ -15,12 +15,43 @@ Facts relied on (from ``EClient`` in ibapi's ``client.py``, all releases 9.81 to
   currency, localSymbol, tradingClass``. Strike is empty when unset (ibapi 10) or
   ``0.0`` (ibapi 9.81); booleans are ``0``/``1``.
 
+* Orders and the account (text below the protobuf thresholds 201 ``reqExecutions``, 203
+  ``placeOrder``/``cancelOrder``/``reqGlobalCancel``, 204 open/completed orders, 207
+  positions and account summary/updates, 210 PnL, 211 ``exerciseOptions``):
+
+  - ``placeOrder``: the layout is learned from the installed ibapi's ``EClient`` per
+    version (see :mod:`._decode_order`); no version field from 145 (``ORDER_CONTAINER``):
+    the order id comes first, then the contract's ``conId``.
+  - ``cancelOrder``: ``version`` (below 192), ``orderId``, ``manualOrderCancelTime``
+    (from 169), three empty RFQ fields (187 to 189), ``extOperator`` and
+    ``manualOrderIndicator`` (from 192, ``CME_TAGGING_FIELDS``).
+  - ``reqGlobalCancel``: only ``version`` below 192; from 192 only ``extOperator``,
+    ``manualOrderIndicator``.
+  - ``reqExecutions``: ``version, reqId`` and the filter's ``clientId, acctCode, time,
+    symbol, secType, exchange, side``, then from 200 ``lastNDays`` and a counted list of
+    ``specificDates``.
+  - ``exerciseOptions``: ``version, reqId``, the contract without ``primaryExchange``,
+    ``exerciseAction, exerciseQuantity, account, override``, then ``manualOrderTime``
+    (180), ``customerAccount`` (183), ``professionalCustomer`` (184).
+  - No version field ever: ``reqCompletedOrders`` (``apiOnly``), ``reqPnL``,
+    ``cancelPnL``, ``reqPnLSingle``, ``cancelPnLSingle``. A version field and nothing
+    else: ``reqOpenOrders``, ``reqAllOpenOrders``, ``reqPositions``, ``cancelPositions``.
+    ``version`` then the arguments in order: ``reqAutoOpenOrders``,
+    ``reqAccountSummary``, ``cancelAccountSummary``, ``reqPositionsMulti``,
+    ``cancelPositionsMulti``, ``reqAccountUpdatesMulti``, ``cancelAccountUpdatesMulti``.
+
 Decoded requests are ``(name, fields)`` where ``name`` is the EClient method name
 (``"reqMktData"``) and ``fields`` uses EClient's parameter names, with ``reqId`` an int
-and ``contract`` a dict of Contract attribute names. Requests the simulator does not
-serve keep their raw text fields (``{"fields": [...], "reqId": 5}``, with ``reqId`` or
-``orderId`` where the request has one) or, in protobuf, the message's fields under
-their protobuf names (``{"reqId": 5, "contract": {...}}``).
+and ``contract`` a dict of Contract attribute names (``reqPnLSingle``'s ``conid`` is
+``conId``; ``reqExecutions`` has ``execFilter``, a dict of ExecutionFilter attributes
+whose ``specificDates`` is always a list; the order-cancel requests carry the
+``OrderCancel`` attributes the version sends, ``cancelOrder`` always a
+``manualOrderCancelTime``). Requests the simulator does not serve keep their raw text
+fields (``{"fields": [...], "reqId": 5}``, with ``reqId`` or ``orderId`` where the
+request has one, at its place for the version: :func:`text_request_id`) or, in protobuf,
+the message's fields under their protobuf names (``{"reqId": 5, "contract": {...}}``).
+A request that fails to decode is returned raw with ``"decodeError"``, and its id when
+that can still be read.
 """
 
 from __future__ import annotations
@@ -30,10 +61,33 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from ._decode_order import (
+    UNSET_INTEGER,
+    decode_place_order_proto,
+    decode_place_order_text,
+    proto_contract,
+)
+from ._decode_order import order_from_fields as order_from_fields
 from ._encode import pb
 from ._protocol import Version
 
 Fields = dict[str, object]
+
+
+class _Since:
+    """Server versions (``ibapi.server_versions``) at which request layouts change."""
+
+    SCANNER_GENERIC_OPTS = 143
+    ORDER_CONTAINER = 145
+    REPLACE_FA_END = 157
+    MANUAL_ORDER_TIME = 169
+    MANUAL_ORDER_TIME_EXERCISE_OPTIONS = 180
+    CUSTOMER_ACCOUNT = 183
+    PROFESSIONAL_CUSTOMER = 184
+    RFQ_FIELDS = 187
+    UNDO_RFQ_FIELDS = 190
+    CME_TAGGING_FIELDS = 192
+    PARAMETRIZED_DAYS_OF_EXECUTIONS = 200
 
 
 class Out(enum.IntEnum):
@@ -41,19 +95,35 @@ class Out(enum.IntEnum):
 
     REQ_MKT_DATA = 1
     CANCEL_MKT_DATA = 2
+    PLACE_ORDER = 3
+    CANCEL_ORDER = 4
     REQ_OPEN_ORDERS = 5
     REQ_ACCT_DATA = 6
     REQ_EXECUTIONS = 7
     REQ_IDS = 8
     REQ_CONTRACT_DATA = 9
+    REQ_AUTO_OPEN_ORDERS = 15
     REQ_ALL_OPEN_ORDERS = 16
     REQ_MANAGED_ACCTS = 17
     REQ_HISTORICAL_DATA = 20
+    EXERCISE_OPTIONS = 21
     CANCEL_HISTORICAL_DATA = 25
     REQ_CURRENT_TIME = 49
+    REQ_GLOBAL_CANCEL = 58
     REQ_MARKET_DATA_TYPE = 59
     REQ_POSITIONS = 61
+    REQ_ACCOUNT_SUMMARY = 62
+    CANCEL_ACCOUNT_SUMMARY = 63
+    CANCEL_POSITIONS = 64
     START_API = 71
+    REQ_POSITIONS_MULTI = 74
+    CANCEL_POSITIONS_MULTI = 75
+    REQ_ACCOUNT_UPDATES_MULTI = 76
+    CANCEL_ACCOUNT_UPDATES_MULTI = 77
+    REQ_PNL = 92
+    CANCEL_PNL = 93
+    REQ_PNL_SINGLE = 94
+    CANCEL_PNL_SINGLE = 95
     REQ_COMPLETED_ORDERS = 99
     REQ_CURRENT_TIME_IN_MILLIS = 105
 
@@ -78,6 +148,10 @@ _NAME_OVERRIDES = {
 }
 
 
+# Requests ibapi 10.50 no longer has (9.81 to 10.45 send them)
+_RETIRED_NAMES = {52: "reqFundamentalData", 53: "cancelFundamentalData"}
+
+
 def _out_names() -> dict[int, str]:
     try:
         from ibapi.message import OUT
@@ -88,7 +162,7 @@ def _out_names() -> dict[int, str]:
         items = OUT.__members__.items() if hasattr(OUT, "__members__") else vars(OUT).items()
         members = {k: int(v) for k, v in items if k.isupper() and isinstance(v, int)}
     members.update({member.name: int(member.value) for member in Out})
-    names = {}
+    names = dict(_RETIRED_NAMES)
     for const, msg_id in members.items():
         first, *rest = const.lower().split("_")
         names[msg_id] = _NAME_OVERRIDES.get(const, first + "".join(w.title() for w in rest))
@@ -127,6 +201,12 @@ class _Text:
 
     def flag(self) -> bool:
         return self.text().lower() in ("1", "true")
+
+    def count(self) -> int:
+        n = self.integer()
+        if not 0 <= n <= 10_000:
+            raise ValueError(f"bad item count {n}")
+        return n
 
     def skip(self, count: int = 1) -> None:
         for _ in range(count):
@@ -223,6 +303,96 @@ def _text_versioned(*names: str) -> Callable[[_Text, int], Fields]:
     return decode
 
 
+def _text_args(
+    *spec: tuple[str, Callable[[_Text], object]], version_field: bool = True
+) -> Callable[[_Text, int], Fields]:
+    """A decoder for ``[version,] <arguments in order>`` layouts that never changed."""
+
+    def decode(f: _Text, v: int) -> Fields:
+        if version_field:
+            f.skip()
+        return {name: read(f) for name, read in spec}
+
+    return decode
+
+
+_INT = ("reqId", _Text.integer)
+
+
+def _text_cancel_order(f: _Text, v: int) -> Fields:
+    if v < _Since.CME_TAGGING_FIELDS:
+        f.skip()  # version
+    fields: Fields = {"orderId": f.integer(), "manualOrderCancelTime": ""}
+    if v >= _Since.MANUAL_ORDER_TIME:
+        fields["manualOrderCancelTime"] = f.text()
+    if _Since.RFQ_FIELDS <= v < _Since.UNDO_RFQ_FIELDS:
+        f.skip(3)
+    if v >= _Since.CME_TAGGING_FIELDS:
+        fields["extOperator"] = f.text()
+        fields["manualOrderIndicator"] = f.integer()
+    return fields
+
+
+def _text_global_cancel(f: _Text, v: int) -> Fields:
+    if v < _Since.CME_TAGGING_FIELDS:
+        f.skip()  # version, and nothing else
+        return {}
+    return {"extOperator": f.text(), "manualOrderIndicator": f.integer()}
+
+
+def _text_executions(f: _Text, v: int) -> Fields:
+    f.skip()  # version
+    req_id = f.integer()
+    execution_filter: Fields = {
+        "clientId": f.integer(),
+        "acctCode": f.text(),
+        "time": f.text(),
+        "symbol": f.text(),
+        "secType": f.text(),
+        "exchange": f.text(),
+        "side": f.text(),
+        "lastNDays": UNSET_INTEGER,
+        "specificDates": [],
+    }
+    if v >= _Since.PARAMETRIZED_DAYS_OF_EXECUTIONS:
+        execution_filter["lastNDays"] = f.integer()
+        execution_filter["specificDates"] = [f.integer() for _ in range(f.count())]
+    return {"reqId": req_id, "execFilter": execution_filter}
+
+
+def _text_exercise_options(f: _Text, v: int) -> Fields:
+    f.skip()  # version
+    req_id = f.integer()
+    contract = {
+        "conId": f.integer(),
+        "symbol": f.text(),
+        "secType": f.text(),
+        "lastTradeDateOrContractMonth": f.text(),
+        "strike": f.number(),
+        "right": f.text(),
+        "multiplier": f.text(),
+        "exchange": f.text(),
+        "currency": f.text(),
+        "localSymbol": f.text(),
+        "tradingClass": f.text(),
+    }
+    fields: Fields = {
+        "reqId": req_id,
+        "contract": contract,
+        "exerciseAction": f.integer(),
+        "exerciseQuantity": f.integer(),
+        "account": f.text(),
+        "override": f.integer(),
+    }
+    if v >= _Since.MANUAL_ORDER_TIME_EXERCISE_OPTIONS:
+        fields["manualOrderTime"] = f.text()
+    if v >= _Since.CUSTOMER_ACCOUNT:
+        fields["customerAccount"] = f.text()
+    if v >= _Since.PROFESSIONAL_CUSTOMER:
+        fields["professionalCustomer"] = f.flag()
+    return fields
+
+
 _TEXT: dict[int, Callable[[_Text, int], Fields]] = {
     Out.REQ_MKT_DATA: _text_mkt_data,
     Out.CANCEL_MKT_DATA: _text_versioned("reqId"),
@@ -236,6 +406,39 @@ _TEXT: dict[int, Callable[[_Text, int], Fields]] = {
     Out.START_API: _text_start_api,
     Out.REQ_ACCT_DATA: _text_account_updates,
     Out.REQ_CURRENT_TIME_IN_MILLIS: lambda f, v: {},
+    # orders
+    Out.PLACE_ORDER: lambda f, v: decode_place_order_text(f.items, v),
+    Out.CANCEL_ORDER: _text_cancel_order,
+    Out.REQ_GLOBAL_CANCEL: _text_global_cancel,
+    Out.REQ_OPEN_ORDERS: _text_args(),
+    Out.REQ_ALL_OPEN_ORDERS: _text_args(),
+    Out.REQ_AUTO_OPEN_ORDERS: _text_args(("bAutoBind", _Text.flag)),
+    Out.REQ_COMPLETED_ORDERS: _text_args(("apiOnly", _Text.flag), version_field=False),
+    Out.REQ_EXECUTIONS: _text_executions,
+    Out.EXERCISE_OPTIONS: _text_exercise_options,
+    # the account
+    Out.REQ_POSITIONS: _text_args(),
+    Out.CANCEL_POSITIONS: _text_args(),
+    Out.REQ_ACCOUNT_SUMMARY: _text_args(_INT, ("groupName", _Text.text), ("tags", _Text.text)),
+    Out.CANCEL_ACCOUNT_SUMMARY: _text_args(_INT),
+    Out.REQ_POSITIONS_MULTI: _text_args(_INT, ("account", _Text.text), ("modelCode", _Text.text)),
+    Out.CANCEL_POSITIONS_MULTI: _text_args(_INT),
+    Out.REQ_ACCOUNT_UPDATES_MULTI: _text_args(
+        _INT, ("account", _Text.text), ("modelCode", _Text.text), ("ledgerAndNLV", _Text.flag)
+    ),
+    Out.CANCEL_ACCOUNT_UPDATES_MULTI: _text_args(_INT),
+    Out.REQ_PNL: _text_args(
+        _INT, ("account", _Text.text), ("modelCode", _Text.text), version_field=False
+    ),
+    Out.CANCEL_PNL: _text_args(_INT, version_field=False),
+    Out.REQ_PNL_SINGLE: _text_args(
+        _INT,
+        ("account", _Text.text),
+        ("modelCode", _Text.text),
+        ("conId", _Text.integer),
+        version_field=False,
+    ),
+    Out.CANCEL_PNL_SINGLE: _text_args(_INT, version_field=False),
 }
 
 
@@ -290,6 +493,54 @@ def _proto_historical_data(p: Any) -> Fields:
     }
 
 
+def _order_cancel(p: Any) -> Fields:
+    return {
+        "manualOrderCancelTime": p.manualOrderCancelTime,
+        "extOperator": p.extOperator,
+        "manualOrderIndicator": (
+            p.manualOrderIndicator if p.HasField("manualOrderIndicator") else UNSET_INTEGER
+        ),
+    }
+
+
+def _proto_executions(p: Any) -> Fields:
+    f = p.executionFilter
+    return {
+        "reqId": p.reqId,
+        "execFilter": {
+            "clientId": f.clientId,
+            "acctCode": f.acctCode,
+            "time": f.time,
+            "symbol": f.symbol,
+            "secType": f.secType,
+            "exchange": f.exchange,
+            "side": f.side,
+            "lastNDays": f.lastNDays if f.HasField("lastNDays") else UNSET_INTEGER,
+            "specificDates": list(f.specificDates),
+        },
+    }
+
+
+def _proto_exercise_options(p: Any) -> Fields:
+    contract, _ = proto_contract(p.contract)
+    return {
+        "reqId": p.orderId,  # the protobuf calls the request id orderId
+        "contract": contract,
+        "exerciseAction": p.exerciseAction,
+        "exerciseQuantity": p.exerciseQuantity,
+        "account": p.account,
+        "override": int(p.override),
+        "manualOrderTime": p.manualOrderTime,
+        "customerAccount": p.customerAccount,
+        "professionalCustomer": p.professionalCustomer,
+    }
+
+
+def _proto_args(**names: str) -> Callable[[Any], Fields]:
+    """A converter taking each field ``key`` from the protobuf field ``names[key]``."""
+    return lambda p: {key: getattr(p, name) for key, name in names.items()}
+
+
 _PROTO: dict[int, tuple[str, Callable[[Any], Fields]]] = {
     Out.REQ_MKT_DATA: ("MarketDataRequest", _proto_mkt_data),
     Out.CANCEL_MKT_DATA: ("CancelMarketData", lambda p: {"reqId": p.reqId}),
@@ -315,21 +566,89 @@ _PROTO: dict[int, tuple[str, Callable[[Any], Fields]]] = {
         "AccountDataRequest",
         lambda p: {"subscribe": p.subscribe, "acctCode": p.acctCode},
     ),
+    # orders
+    Out.PLACE_ORDER: ("PlaceOrderRequest", decode_place_order_proto),
+    Out.CANCEL_ORDER: (
+        "CancelOrderRequest",
+        lambda p: {"orderId": p.orderId, **_order_cancel(p.orderCancel)},
+    ),
+    Out.REQ_GLOBAL_CANCEL: ("GlobalCancelRequest", lambda p: _order_cancel(p.orderCancel)),
+    Out.REQ_OPEN_ORDERS: ("OpenOrdersRequest", lambda p: {}),
+    Out.REQ_ALL_OPEN_ORDERS: ("AllOpenOrdersRequest", lambda p: {}),
+    Out.REQ_AUTO_OPEN_ORDERS: ("AutoOpenOrdersRequest", _proto_args(bAutoBind="autoBind")),
+    Out.REQ_COMPLETED_ORDERS: ("CompletedOrdersRequest", _proto_args(apiOnly="apiOnly")),
+    Out.REQ_EXECUTIONS: ("ExecutionRequest", _proto_executions),
+    Out.EXERCISE_OPTIONS: ("ExerciseOptionsRequest", _proto_exercise_options),
+    # the account
+    Out.REQ_POSITIONS: ("PositionsRequest", lambda p: {}),
+    Out.CANCEL_POSITIONS: ("CancelPositions", lambda p: {}),
+    Out.REQ_ACCOUNT_SUMMARY: (
+        "AccountSummaryRequest",
+        _proto_args(reqId="reqId", groupName="group", tags="tags"),
+    ),
+    Out.CANCEL_ACCOUNT_SUMMARY: ("CancelAccountSummary", _proto_args(reqId="reqId")),
+    Out.REQ_POSITIONS_MULTI: (
+        "PositionsMultiRequest",
+        _proto_args(reqId="reqId", account="account", modelCode="modelCode"),
+    ),
+    Out.CANCEL_POSITIONS_MULTI: ("CancelPositionsMulti", _proto_args(reqId="reqId")),
+    Out.REQ_ACCOUNT_UPDATES_MULTI: (
+        "AccountUpdatesMultiRequest",
+        _proto_args(
+            reqId="reqId", account="account", modelCode="modelCode", ledgerAndNLV="ledgerAndNLV"
+        ),
+    ),
+    Out.CANCEL_ACCOUNT_UPDATES_MULTI: ("CancelAccountUpdatesMulti", _proto_args(reqId="reqId")),
+    Out.REQ_PNL: (
+        "PnLRequest",
+        _proto_args(reqId="reqId", account="account", modelCode="modelCode"),
+    ),
+    Out.CANCEL_PNL: ("CancelPnL", _proto_args(reqId="reqId")),
+    Out.REQ_PNL_SINGLE: (
+        "PnLSingleRequest",
+        _proto_args(reqId="reqId", account="account", modelCode="modelCode", conId="conId"),
+    ),
+    Out.CANCEL_PNL_SINGLE: ("CancelPnLSingle", _proto_args(reqId="reqId")),
 }
 
 
-# Requests the simulator records without serving them. Text: where the request's id
-# sits (after the version field, or first when the request never had one), read from
-# EClient's code. Protobuf: the ibapi.protobuf class EClient sends (its fields are
-# recorded under the protobuf names).
+# Where the id of a text request sits, counting a leading version field, read from
+# EClient's code (ibapi 9.81 to 10.51) and checked against it at every version in the
+# tests. Protobuf: the ibapi.protobuf class EClient sends (unserved requests are
+# recorded under the protobuf field names).
 _TEXT_IDS: dict[int, tuple[str, int]] = {
-    **dict.fromkeys((7, 10, 11, 21, 22, 23, 50, 51, 54, 55, 56, 57), ("reqId", 1)),
-    **dict.fromkeys((62, 63, 67, 68, 69, 70, 74, 75, 76, 77), ("reqId", 1)),
+    **dict.fromkeys((1, 2, 7, 9, 10, 11, 20, 21, 22, 23, 25, 50, 51), ("reqId", 1)),
+    **dict.fromkeys((52, 53, 54, 55, 56, 57, 62, 63, 67, 68, 69, 70), ("reqId", 1)),
+    **dict.fromkeys((74, 75, 76, 77), ("reqId", 1)),
     **dict.fromkeys((78, 79, 81, 83, 84, 86, 87, 88, 89, 90, 92, 93), ("reqId", 0)),
     **dict.fromkeys((94, 95, 96, 97, 98, 100, 101, 102, 103, 104), ("reqId", 0)),
     3: ("orderId", 1),
     4: ("orderId", 1),
+    19: ("reqId", 3),  # replaceFA: version, faData, cxml, reqId
 }
+# Requests whose leading version field went away at a server version (their id moves
+# up one field), and requests that carry an id only from a version on.
+_VERSION_FIELD_DROPPED = {
+    Out.PLACE_ORDER: _Since.ORDER_CONTAINER,
+    Out.CANCEL_ORDER: _Since.CME_TAGGING_FIELDS,
+    Out.REQ_HISTORICAL_DATA: Version.SYNT_REALTIME_BARS,
+    22: _Since.SCANNER_GENERIC_OPTS,  # reqScannerSubscription
+}
+_ID_SINCE = {19: _Since.REPLACE_FA_END}
+
+
+def text_request_id(msg_id: int, version: int) -> tuple[str, int] | None:
+    """Where the id of a text request sits at ``version``: its name (``"reqId"`` or
+    ``"orderId"``) and the index of its field after the message id; ``None`` when the
+    request carries no id."""
+    if msg_id not in _TEXT_IDS or version < _ID_SINCE.get(msg_id, 0):
+        return None
+    key, index = _TEXT_IDS[msg_id]
+    if version >= _VERSION_FIELD_DROPPED.get(msg_id, 1 << 31):
+        index -= 1
+    return key, index
+
+
 _PROTO_CLASSES: dict[int, str] = {
     3: "PlaceOrderRequest",
     4: "CancelOrderRequest",
@@ -397,12 +716,34 @@ _PROTO_CLASSES: dict[int, str] = {
     102: "WshEventDataRequest",
     103: "CancelWshEventData",
     104: "UserInfoRequest",
+    106: "CancelContractData",
+    107: "CancelHistoricalTicks",
     108: "ConfigRequest",
     109: "UpdateConfigRequest",
 }
 
 
-def _unserved(msg_id: int, is_protobuf: bool, body: bytes) -> Fields:
+def _readable_id(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> Fields:
+    """``{"reqId": n}`` or ``{"orderId": n}`` when the request's id can be read, else ``{}``."""
+    try:
+        if is_protobuf:
+            class_name = _PROTO[msg_id][0] if msg_id in _PROTO else _PROTO_CLASSES[msg_id]
+            message = pb(class_name).FromString(body)
+            for key in ("reqId", "orderId"):
+                if key in message.DESCRIPTOR.fields_by_name and message.HasField(key):
+                    is_order = msg_id in (Out.PLACE_ORDER, Out.CANCEL_ORDER)
+                    return {"orderId" if is_order else "reqId": int(getattr(message, key))}
+            return {}
+        where = text_request_id(msg_id, version)
+        if where is not None:
+            key, index = where
+            return {key: int(_Text(body).items[index])}
+    except Exception:  # unreadable: no id then
+        pass
+    return {}
+
+
+def _unserved(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> Fields:
     if is_protobuf:
         class_name = _PROTO_CLASSES.get(msg_id)
         if class_name is None:
@@ -411,17 +752,16 @@ def _unserved(msg_id: int, is_protobuf: bool, body: bytes) -> Fields:
         json_format: Any = importlib.import_module("google.protobuf.json_format")
         message = pb(class_name).FromString(body)
         return dict(json_format.MessageToDict(message, preserving_proto_field_name=True))
-    items = _Text(body).items
-    fields: Fields = {"fields": items}
-    if msg_id in _TEXT_IDS:
-        key, index = _TEXT_IDS[msg_id]
-        fields[key] = int(items[index])
-    return fields
+    return {"fields": _Text(body).items, **_readable_id(msg_id, False, body, version)}
 
 
 def decode_request(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> tuple[str, Fields]:
-    """Name and fields of one client message. Never raises for malformed input: what cannot
-    be decoded is returned raw, with ``"decodeError"`` saying why."""
+    """Name and fields of one client message.
+
+    Never raises for malformed input: what cannot be decoded is returned raw (``"fields"``
+    or ``"protobuf"``), with ``"decodeError"`` saying why and the request's ``reqId`` or
+    ``orderId`` when it can still be read.
+    """
     name = request_name(msg_id)
     try:
         if is_protobuf and msg_id in _PROTO:
@@ -429,7 +769,9 @@ def decode_request(msg_id: int, is_protobuf: bool, body: bytes, version: int) ->
             return name, convert(pb(class_name).FromString(body))
         if not is_protobuf and msg_id in _TEXT:
             return name, _TEXT[msg_id](_Text(body), version)
-        return name, _unserved(msg_id, is_protobuf, body)
+        return name, _unserved(msg_id, is_protobuf, body, version)
     except Exception as exc:  # malformed or unexpected input must not break the server
         raw: object = body if is_protobuf else _Text(body).items
-        return name, {"protobuf" if is_protobuf else "fields": raw, "decodeError": repr(exc)}
+        fields: Fields = {"protobuf" if is_protobuf else "fields": raw, "decodeError": repr(exc)}
+        fields.update(_readable_id(msg_id, is_protobuf, body, version))
+        return name, fields
