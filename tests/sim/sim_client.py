@@ -142,6 +142,75 @@ class App(EWrapper, EClient):  # type: ignore[misc]
     def connectionClosed(self) -> None:
         self._add("connectionClosed")
 
+    # -- orders and the account -----------------------------------------------------
+
+    def openOrder(self, orderId: int, contract: Any, order: Any, orderState: Any) -> None:
+        self._add("openOrder", orderId, contract, order, orderState)
+
+    def orderStatus(
+        self, orderId: int, status: str, filled: Any, remaining: Any, *rest: Any
+    ) -> None:
+        # rest: avgFillPrice, permId, parentId, lastFillPrice, clientId, whyHeld, mktCapPrice
+        self._add("orderStatus", orderId, status, float(filled), float(remaining), *rest)
+
+    def execDetails(self, reqId: int, contract: Any, execution: Any) -> None:
+        self._add("execDetails", reqId, contract, execution)
+
+    def commissionReport(self, commissionReport: Any) -> None:  # ibapi 9.81
+        self._add("commission", commissionReport)
+
+    def commissionAndFeesReport(self, commissionAndFeesReport: Any) -> None:
+        self._add("commission", commissionAndFeesReport)
+
+    def completedOrder(self, contract: Any, order: Any, orderState: Any) -> None:
+        self._add("completedOrder", contract, order, orderState)
+
+    def position(self, account: str, contract: Any, position: Any, avgCost: float) -> None:
+        self._add("position", account, contract, float(position), avgCost)
+
+    def updateAccountValue(self, key: str, val: str, currency: str, accountName: str) -> None:
+        self._add("updateAccountValue", key, val, currency, accountName)
+
+    def updatePortfolio(self, contract: Any, position: Any, *rest: Any) -> None:
+        # rest: marketPrice, marketValue, averageCost, unrealizedPNL, realizedPNL, accountName
+        self._add("updatePortfolio", contract, float(position), *rest)
+
+    def accountSummary(self, reqId: int, account: str, tag: str, value: str, currency: str) -> None:
+        self._add("accountSummary", reqId, account, tag, value, currency)
+
+    def accountSummaryEnd(self, reqId: int) -> None:
+        self._add("accountSummaryEnd", reqId)
+
+    def positionMulti(
+        self, reqId: int, account: str, modelCode: str, contract: Any, pos: Any, avgCost: float
+    ) -> None:
+        self._add("positionMulti", reqId, account, contract, float(pos), avgCost)
+
+    def positionMultiEnd(self, reqId: int) -> None:
+        self._add("positionMultiEnd", reqId)
+
+    def accountUpdateMulti(
+        self, reqId: int, account: str, modelCode: str, key: str, value: str, currency: str
+    ) -> None:
+        self._add("accountUpdateMulti", reqId, key, value, currency)
+
+    def accountUpdateMultiEnd(self, reqId: int) -> None:
+        self._add("accountUpdateMultiEnd", reqId)
+
+    def pnl(self, reqId: int, dailyPnL: float, unrealizedPnL: float, realizedPnL: float) -> None:
+        self._add("pnl", reqId, dailyPnL, unrealizedPnL, realizedPnL)
+
+    def pnlSingle(
+        self,
+        reqId: int,
+        pos: Any,
+        dailyPnL: float,
+        unrealizedPnL: float,
+        realizedPnL: float,
+        value: float,
+    ) -> None:
+        self._add("pnlSingle", reqId, float(pos), dailyPnL, unrealizedPnL, realizedPnL, value)
+
 
 async def call(fn: Callable[..., Any], *args: Any) -> Any:
     """Call a (socket-writing) EClient method off the event loop."""

@@ -316,6 +316,22 @@ async def test_unsupported_request_is_answered_with_its_id(
     assert "reqMktDepth is not supported" in caplog.text
 
 
+async def test_undecodable_request_is_answered_with_its_id(
+    server: SimServer, app: App, server_version: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # reqContractDetails (id 9) cut short after its request id: no contract follows.
+    msg_id = (9).to_bytes(4, "big") if server_version >= 201 else b"9\x00"
+    body = msg_id + b"8\x0079\x00"
+    await call(app.conn.sendMsg, len(body).to_bytes(4, "big") + body)
+    [error] = await app.wait_for("error", 79)
+    assert error == ("error", 79, 320, "Error reading reqContractDetails request")
+    [bad] = await server.wait_for(lambda m: m.name == "reqContractDetails")
+    assert "decodeError" in bad.fields
+    assert "could not decode reqContractDetails" in caplog.text
+    await call(app.reqCurrentTime)  # the connection still works
+    await app.wait_for("currentTime")
+
+
 async def test_drop_connections_ends_the_client(server: SimServer) -> None:
     client = await connect(server, client_id=5)
     try:

@@ -37,8 +37,12 @@ import anyio.abc
 import attrs
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from ._account import Account
+from ._broker import Broker, SimOrder
 from ._decode import Fields, Out, decode_request
+from ._desk import Desk
 from ._encode import Encoder
+from ._market import Market
 from ._protocol import (
     SIM_MAX_VERSION,
     HandshakeError,
@@ -48,7 +52,16 @@ from ._protocol import (
     read_frame,
     split_message,
 )
-from ._universe import Instrument, bar_updates, historical_bars, match, parse_end, quotes
+from ._universe import (
+    UNIVERSE,
+    Instrument,
+    Quote,
+    bar_updates,
+    historical_bars,
+    match,
+    parse_end,
+    quotes,
+)
 
 logger = logging.getLogger("ib_anyio.sim")
 
@@ -123,7 +136,16 @@ class SimServer:
     """
 
     def __init__(
-        self, host: str, port: int, server_version: int, seed: int, tick_interval: float, burst: int
+        self,
+        host: str,
+        port: int,
+        server_version: int,
+        seed: int,
+        tick_interval: float,
+        burst: int,
+        *,
+        cash: float = 1_000_000.0,
+        status_repeats: int = 1,
     ) -> None:
         self.host = host
         self.port = port
@@ -137,6 +159,13 @@ class SimServer:
         self._next_conn = 0
         self._failures: list[BaseException] = []
         self._ignored: set[str] = set()
+        #: Current quotes of the universe, shared by every connection and the broker.
+        self.market = Market(seed)
+        #: The one simulated account (``DU1234567``): cash, positions, PnL.
+        self.account = Account(cash=cash)
+        #: Orders of every client, matched against :attr:`market`.
+        self.broker = Broker(self.market, self.account, status_repeats=status_repeats)
+        self._desk = Desk(self.market, self.account, self.broker)
 
     @property
     def connections(self) -> int:
@@ -169,6 +198,78 @@ class SimServer:
             if len(matches) >= count:
                 return matches
             await self._changed.wait()
+
+    async def set_quote(
+        self,
+        contract: str | Instrument | Any,
+        *,
+        bid: float | None = None,
+        ask: float | None = None,
+        last: float | None = None,
+        bid_size: int | None = None,
+        ask_size: int | None = None,
+        last_size: int | None = None,
+    ) -> Quote:
+        """Move an instrument's price, deterministically, and keep it there.
+
+        Args:
+            contract: A symbol of the universe (``"AAPL"``: its stock, future or forex
+                pair), an :class:`Instrument`, or an ibapi ``Contract`` designating one.
+            bid, ask, last, bid_size, ask_size, last_size: The new values; those left
+                ``None`` keep their current value.
+
+        The instrument stops following its random walk. Open market-data streams get the
+        new quote at once, resting orders are matched against it, and fills update the
+        account and its subscribers, before this returns.
+
+        Returns:
+            The instrument's quote now.
+
+        Raises:
+            ValueError: no single instrument matches, or the quote is inconsistent.
+        """
+        inst = _instrument(contract)
+        quote = self.market.set_quote(
+            inst,
+            bid=bid,
+            ask=ask,
+            last=last,
+            bid_size=bid_size,
+            ask_size=ask_size,
+            last_size=last_size,
+        )
+        for conn in list(self._conns.values()):
+            await conn.quote_changed(inst)
+        await self._desk.publish(self.broker.on_quote(inst))
+        return quote
+
+    async def place_manual_order(self, contract: Any, order: Any) -> SimOrder:
+        """Place an order as a person typing it into TWS (client id 0, order ids -1, -2...).
+
+        Client 0 connections that sent ``reqAutoOpenOrders(true)`` see it and its fills.
+
+        Returns:
+            The broker's record of the order (live: its status and fills change).
+
+        Raises:
+            ValueError: no single instrument matches the contract, or the broker rejected
+                the order (the reason is in the message).
+        """
+        return await self._desk.place_manual(contract, order)
+
+    async def _clock(self) -> None:
+        """The market between requests: every ``tick_interval`` (at least 50 ms), move the
+        instruments that have working orders (unless pinned), match them, and send the
+        PnL that changed."""
+        while True:
+            await anyio.sleep(max(self.tick_interval, 0.05))
+            working = {o.inst.con_id: o.inst for o in self.broker.open_orders()}
+            for inst in working.values():
+                before = self.market.version(inst)
+                self.market.step(inst)
+                if self.market.version(inst) != before:
+                    await self._desk.publish(self.broker.on_quote(inst))
+            await self._desk.tick()
 
     def ignore(self, *names: str) -> None:
         """Record but never answer the requests named (EClient names, e.g.
@@ -207,6 +308,7 @@ class SimServer:
             self._failures.append(exc)
         finally:
             del self._conns[conn.number]
+            self._desk.detach(conn)
             conn.closed.set()
             self._record(Received(conn.client_id, conn.number, "disconnect", {}))
 
@@ -223,6 +325,9 @@ class _Connection:
         self.encoder = Encoder(0)
         self.market_data_type = 0  # 0: never requested
         self.started = False  # startApi received: the client may be sent messages
+        self.auto_open = False  # client 0 after reqAutoOpenOrders(true)
+        self.desk = server._desk
+        self.ticks: dict[int, Instrument] = {}  # streaming reqMktData by request id
         self._send_lock = anyio.Lock()
         self.streams: dict[tuple[str, int], anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
@@ -324,16 +429,17 @@ class _Connection:
 
     async def start_api(self, fields: Fields) -> None:
         self.started = True
+        self.desk.attach(self)
         enc = self.encoder
         now = int(time.time() * 1000)
         await self.send(
-            enc.next_valid_id(1)
+            enc.next_valid_id(self.desk.next_order_id(self.client_id or 0))
             + enc.managed_accounts(ACCOUNT)
             + b"".join(enc.error(-1, code, text, now) for code, text in NOTICES)
         )
 
     async def req_ids(self, fields: Fields) -> None:
-        await self.send(self.encoder.next_valid_id(1))
+        await self.send(self.encoder.next_valid_id(self.desk.next_order_id(self.client_id or 0)))
 
     async def req_managed_accts(self, fields: Fields) -> None:
         await self.send(self.encoder.managed_accounts(ACCOUNT))
@@ -344,22 +450,70 @@ class _Connection:
     async def req_current_time_in_millis(self, fields: Fields) -> None:
         await self.send(self.encoder.current_time_in_millis(int(time.time() * 1000)))
 
-    async def req_positions(self, fields: Fields) -> None:
-        await self.send(self.encoder.position_end())
+    # -- orders and the account: the desk's business -----------------------------------
+
+    async def place_order(self, fields: Fields) -> None:
+        await self.desk.place_order(self, fields)
+
+    async def cancel_order(self, fields: Fields) -> None:
+        await self.desk.cancel_order(self, fields)
+
+    async def req_global_cancel(self, fields: Fields) -> None:
+        await self.desk.global_cancel(self, fields)
 
     async def req_open_orders(self, fields: Fields) -> None:
-        await self.send(self.encoder.open_order_end())
+        await self.desk.open_orders(self, every_client=False)
+
+    async def req_all_open_orders(self, fields: Fields) -> None:
+        await self.desk.open_orders(self, every_client=True)
+
+    async def req_auto_open_orders(self, fields: Fields) -> None:
+        self.auto_open = self.client_id == 0 and bool(fields.get("bAutoBind"))
 
     async def req_completed_orders(self, fields: Fields) -> None:
-        await self.send(self.encoder.completed_orders_end())
+        await self.desk.completed_orders(self, fields)
 
     async def req_executions(self, fields: Fields) -> None:
-        await self.send(self.encoder.execution_data_end(_int(fields, "reqId")))
+        await self.desk.executions(self, fields)
+
+    async def exercise_options(self, fields: Fields) -> None:
+        await self.desk.exercise(self, fields)
+
+    async def req_positions(self, fields: Fields) -> None:
+        await self.desk.req_positions(self)
+
+    async def cancel_positions(self, fields: Fields) -> None:
+        self.desk.cancel_positions(self)
 
     async def req_account_updates(self, fields: Fields) -> None:
-        if fields.get("subscribe"):
-            account = fields.get("acctCode") or ACCOUNT
-            await self.send(self.encoder.account_download_end(str(account)))
+        await self.desk.req_account_updates(self, fields)
+
+    async def req_account_summary(self, fields: Fields) -> None:
+        await self.desk.req_account_summary(self, fields)
+
+    async def cancel_account_summary(self, fields: Fields) -> None:
+        self.desk.cancel_account_summary(self, fields)
+
+    async def req_positions_multi(self, fields: Fields) -> None:
+        await self.desk.req_positions_multi(self, fields)
+
+    async def cancel_positions_multi(self, fields: Fields) -> None:
+        self.desk.cancel_positions_multi(self, fields)
+
+    async def req_account_updates_multi(self, fields: Fields) -> None:
+        await self.desk.req_account_updates_multi(self, fields)
+
+    async def cancel_account_updates_multi(self, fields: Fields) -> None:
+        self.desk.cancel_account_updates_multi(self, fields)
+
+    async def req_pnl(self, fields: Fields) -> None:
+        await self.desk.req_pnl(self, fields, single=False)
+
+    async def req_pnl_single(self, fields: Fields) -> None:
+        await self.desk.req_pnl(self, fields, single=True)
+
+    async def cancel_pnl(self, fields: Fields) -> None:
+        self.desk.cancel_pnl(self, fields)
 
     async def req_market_data_type(self, fields: Fields) -> None:
         self.market_data_type = _int(fields, "marketDataType")
@@ -419,7 +573,9 @@ class _Connection:
         self._cancel("bars", _int(fields, "reqId"))
 
     async def cancel_mkt_data(self, fields: Fields) -> None:
-        self._cancel("ticks", _int(fields, "reqId"))
+        req_id = _int(fields, "reqId")
+        self.ticks.pop(req_id, None)
+        self._cancel("ticks", req_id)
 
     async def req_mkt_data(self, fields: Fields) -> None:
         req_id = _int(fields, "reqId")
@@ -430,34 +586,56 @@ class _Connection:
         head = b""
         if self.market_data_type:
             head = self.encoder.market_data_type(req_id, self.market_data_type)
+        market = self.server.market
         if fields.get("snapshot") or fields.get("regulatorySnapshot"):
-            rounds = self._tick_rounds(req_id, inst)
-            await self.send(head + next(rounds) + self.encoder.tick_snapshot_end(req_id))
+            round_ = self._tick_round(req_id, inst, market.quote(inst))
+            await self.send(head + round_ + self.encoder.tick_snapshot_end(req_id))
             return
         if head:
             await self.send(head)
+        self.ticks[req_id] = inst
         self._start("ticks", req_id, lambda: self._stream_ticks(req_id, inst))
 
-    def _tick_rounds(self, req_id: int, inst: Instrument) -> Iterator[bytes]:
+    def _tick_round(self, req_id: int, inst: Instrument, q: Quote) -> bytes:
+        """One round of ticks for a quote: bid, ask (and last, volume, time) with sizes."""
         enc = self.encoder
         delayed = self.market_data_type in (3, 4)
         bid, ask, last, _, _, _, volume, stamp = _DELAYED_TICKS if delayed else _LIVE_TICKS
-        for q in quotes(inst, self.server.seed):
-            data = enc.tick_price(req_id, bid, q.bid, q.bid_size) + enc.tick_price(
-                req_id, ask, q.ask, q.ask_size
-            )
-            if inst.sec_type != "CASH":  # forex quotes have no trades
-                data += enc.tick_price(req_id, last, q.last, q.last_size)
-                data += enc.tick_size(req_id, volume, q.volume)
-                data += enc.tick_string(req_id, stamp, str(int(time.time())))
-            yield data
+        data = enc.tick_price(req_id, bid, q.bid, q.bid_size) + enc.tick_price(
+            req_id, ask, q.ask, q.ask_size
+        )
+        if inst.sec_type != "CASH":  # forex quotes have no trades
+            data += enc.tick_price(req_id, last, q.last, q.last_size)
+            data += enc.tick_size(req_id, volume, q.volume)
+            data += enc.tick_string(req_id, stamp, str(int(time.time())))
+        return data
 
     async def _stream_ticks(self, req_id: int, inst: Instrument) -> None:
+        """The market's current quote first, then a step of its walk every interval;
+        resting orders are matched after each move."""
         if self.server.burst > 0:
             await self._burst(req_id, inst)
-        for data in self._tick_rounds(req_id, inst):
-            await self.send(data)
+        market = self.server.market
+        quote = market.quote(inst)
+        while True:
+            await self.send(self._tick_round(req_id, inst, quote))
             await anyio.sleep(self.server.tick_interval)
+            before = market.version(inst)
+            quote = market.step(inst)
+            if market.version(inst) != before:
+                await self.desk.publish(self.server.broker.on_quote(inst))
+
+    async def quote_changed(self, inst: Instrument) -> None:
+        """``set_quote`` moved ``inst``: its market-data streams on this connection hear
+        of it at once."""
+        data = b"".join(
+            self._tick_round(req_id, inst, self.server.market.quote(inst))
+            for req_id, streamed in self.ticks.items()
+            if streamed.con_id == inst.con_id
+        )
+        if data:
+            with suppress(*_CONNECTION_ERRORS):
+                await self.send(data)
 
     async def _burst(self, req_id: int, inst: Instrument) -> None:
         """Write ``burst`` tickPrice messages (bid/ask alternating, with sizes) as fast as
@@ -477,6 +655,21 @@ class _Connection:
         if left:
             reps = math.ceil(left / len(frames))
             await self.send(b"".join((frames * reps)[:left]))
+
+
+def _instrument(contract: str | Instrument | Any) -> Instrument:
+    """The one instrument of the universe a symbol, Instrument or ibapi Contract names."""
+    if isinstance(contract, Instrument):
+        return contract
+    if isinstance(contract, str):
+        found = [i for i in UNIVERSE if i.symbol == contract and i.sec_type != "OPT"]
+        found = found or [i for i in UNIVERSE if contract in (i.local_symbol, i.symbol)]
+    else:
+        found = match(vars(contract))
+    if len(found) != 1:
+        what = "no instrument" if not found else f"{len(found)} instruments"
+        raise ValueError(f"{what} of the simulated universe match {contract!r}")
+    return found[0]
 
 
 #: Messages that TWS never answers (cancels, settings): no error when unsupported.
@@ -509,12 +702,28 @@ _HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
     Out.CANCEL_HISTORICAL_DATA: _Connection.cancel_historical_data,
     Out.REQ_MKT_DATA: _Connection.req_mkt_data,
     Out.CANCEL_MKT_DATA: _Connection.cancel_mkt_data,
-    Out.REQ_POSITIONS: _Connection.req_positions,
+    Out.PLACE_ORDER: _Connection.place_order,
+    Out.CANCEL_ORDER: _Connection.cancel_order,
+    Out.REQ_GLOBAL_CANCEL: _Connection.req_global_cancel,
     Out.REQ_OPEN_ORDERS: _Connection.req_open_orders,
-    Out.REQ_ALL_OPEN_ORDERS: _Connection.req_open_orders,
+    Out.REQ_ALL_OPEN_ORDERS: _Connection.req_all_open_orders,
+    Out.REQ_AUTO_OPEN_ORDERS: _Connection.req_auto_open_orders,
     Out.REQ_COMPLETED_ORDERS: _Connection.req_completed_orders,
     Out.REQ_EXECUTIONS: _Connection.req_executions,
+    Out.EXERCISE_OPTIONS: _Connection.exercise_options,
+    Out.REQ_POSITIONS: _Connection.req_positions,
+    Out.CANCEL_POSITIONS: _Connection.cancel_positions,
     Out.REQ_ACCT_DATA: _Connection.req_account_updates,
+    Out.REQ_ACCOUNT_SUMMARY: _Connection.req_account_summary,
+    Out.CANCEL_ACCOUNT_SUMMARY: _Connection.cancel_account_summary,
+    Out.REQ_POSITIONS_MULTI: _Connection.req_positions_multi,
+    Out.CANCEL_POSITIONS_MULTI: _Connection.cancel_positions_multi,
+    Out.REQ_ACCOUNT_UPDATES_MULTI: _Connection.req_account_updates_multi,
+    Out.CANCEL_ACCOUNT_UPDATES_MULTI: _Connection.cancel_account_updates_multi,
+    Out.REQ_PNL: _Connection.req_pnl,
+    Out.CANCEL_PNL: _Connection.cancel_pnl,
+    Out.REQ_PNL_SINGLE: _Connection.req_pnl_single,
+    Out.CANCEL_PNL_SINGLE: _Connection.cancel_pnl,
 }
 
 
@@ -548,6 +757,7 @@ async def serve(
         bound = listener.extra(anyio.abc.SocketAttribute.local_port)
         server = SimServer(host, bound, version, seed, tick_interval, burst)
         tg.start_soon(listener.serve, server._handle, tg)
+        tg.start_soon(server._clock)
         try:
             yield server
         finally:

@@ -226,8 +226,9 @@ def _text(fields: ContractFields, key: str) -> str:
 
 
 def _number(fields: ContractFields, key: str) -> float:
+    """A numeric field; ibapi's "unset" (``UNSET_DOUBLE``, ``UNSET_INTEGER``) counts as 0."""
     value = fields.get(key)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 2**31 - 1:
         return float(value)
     return 0.0
 
