@@ -11,9 +11,13 @@ Test strategies offline, run end-to-end tests and benchmarks::
 It serves the handshake, ``startApi``, ``reqIds``, ``reqManagedAccts``,
 ``reqCurrentTime``, ``reqCurrentTimeInMillis``, ``reqContractDetails``,
 ``reqHistoricalData`` (with ``keepUpToDate``), ``reqMktData`` (streaming and snapshot),
-``reqMarketDataType`` and the matching cancels, for every server version from 100 to
-226, in text or protobuf as TWS would. Every client message is recorded in
-``server.received``.
+``reqMarketDataType``, and it is a broker: ``placeOrder`` (matched against its own
+quotes, with executions, commissions and TWS's rejections), ``cancelOrder``,
+``reqGlobalCancel``, ``exerciseOptions``, open, completed and auto-bound orders,
+executions, positions, account updates and summaries, the "multi" variants and PnL; with
+the matching cancels, for every server version from 100 to 226, in text or protobuf as
+TWS would. Every client message is recorded in ``server.received``; a request it does
+not serve is answered with an error carrying its id. See docs/sim.md.
 """
 
 import contextlib

@@ -17,9 +17,13 @@ What TWS does and the simulator copies:
   ``reqMarketDataType`` each ``reqMktData`` is first answered with ``marketDataType``, and
   delayed types (3, 4) use the delayed tick types (66-68, 69-71, 74, 88).
 * Unknown or ambiguous contracts get error 200 with the request's id.
-* The account is empty: positions, open and completed orders, executions and account
-  updates are answered with just their end message (``positionEnd``, ``openOrderEnd``,
-  ``completedOrdersEnd``, ``execDetailsEnd``, ``accountDownloadEnd``).
+* Orders and the account are the desk's (``_desk``): it hands requests to the broker
+  (``_broker``) and the account (``_account``) and sends what they answer, to the
+  connections that must see it. One market (``_market``) per server: market-data
+  streams show its quotes and resting orders match against them.
+* A request the simulator does not serve is answered with error 10999 carrying its id;
+  one it cannot decode with error 320 (and a warning in the log). Cancels are never
+  answered, as with TWS.
 """
 
 from __future__ import annotations
@@ -735,6 +739,8 @@ async def serve(
     seed: int = 0,
     tick_interval: float = 0.05,
     burst: int = 0,
+    cash: float = 1_000_000.0,
+    status_repeats: int = 1,
 ) -> AsyncIterator[SimServer]:
     """Run a simulated TWS for the duration of the ``async with`` block.
 
@@ -747,6 +753,9 @@ async def serve(
         tick_interval: Seconds between streamed market data rounds and bar updates.
         burst: When positive, every streaming ``reqMktData`` first gets this many
             tickPrice messages written as fast as the socket takes them (benchmarks).
+        cash: The simulated account's starting cash, in USD.
+        status_repeats: How many extra times a final ``orderStatus`` (Filled,
+            Cancelled, ...) is repeated, as TWS does; 0 sends each once.
 
     Yields:
         The running :class:`SimServer`. Leaving the block closes every connection.
@@ -755,7 +764,16 @@ async def serve(
     listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
     async with listener, anyio.create_task_group() as tg:
         bound = listener.extra(anyio.abc.SocketAttribute.local_port)
-        server = SimServer(host, bound, version, seed, tick_interval, burst)
+        server = SimServer(
+            host,
+            bound,
+            version,
+            seed,
+            tick_interval,
+            burst,
+            cash=cash,
+            status_repeats=status_repeats,
+        )
         tg.start_soon(listener.serve, server._handle, tg)
         tg.start_soon(server._clock)
         try:
@@ -775,6 +793,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--burst", type=int, default=0, help="tickPrice messages to blast per reqMktData"
     )
+    parser.add_argument("--cash", type=float, default=1_000_000.0, help="starting cash (USD)")
+    parser.add_argument(
+        "--status-repeats", type=int, default=1, help="extra copies of a final orderStatus"
+    )
     args = parser.parse_args(argv)
 
     async def run() -> None:
@@ -785,6 +807,8 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             tick_interval=args.tick_interval,
             burst=args.burst,
+            cash=args.cash,
+            status_repeats=args.status_repeats,
         ) as server:
             print(
                 f"Simulated TWS listening on {server.host}:{server.port} "
