@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ibapi.contract import Contract
 from ibapi.execution import ExecutionFilter
 from ibapi.order import Order
 from sim_client import App, call, close, connect
 
+from ib_anyio import sim
 from ib_anyio.sim._server import SimServer
 
 
@@ -178,3 +180,27 @@ def _order_cancel() -> Any:
     from ibapi.order_cancel import OrderCancel  # ibapi >= 10.37
 
     return OrderCancel()
+
+
+@pytest.mark.parametrize("repeats", [0, 2])
+async def test_final_status_repeats_are_configurable(server_version: int, repeats: int) -> None:
+    async with sim.serve(server_version=server_version, status_repeats=repeats) as server:
+        app = await connect(server)
+        try:
+            await app.wait_for("nextValidId")
+            await server.set_quote("AAPL", bid=229.9, ask=230.0, ask_size=500)
+            await place(app, 3, stock(), order("BUY", 1))
+            await app.wait(lambda _: len(filled(app, 3)) == repeats + 1)
+            await call(app.reqCurrentTime)  # anything after the repeats has arrived by now
+            await app.wait_for("currentTime")
+            assert len(filled(app, 3)) == repeats + 1
+        finally:
+            await close(app)
+
+
+async def test_set_quote_reaches_open_streams_at_once(server: SimServer, app: App) -> None:
+    await call(app.reqMktData, 4, stock(), "", False, False, [])
+    await app.wait_for("tickPrice", 4)
+    await server.set_quote("AAPL", bid=111.11, ask=111.12)
+    await app.wait(lambda _: ("tickPrice", 4, 1, 111.11) in app.of("tickPrice", 4))
+    await call(app.cancelMktData, 4)
