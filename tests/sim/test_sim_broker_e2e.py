@@ -89,13 +89,11 @@ async def test_cancel_and_cancel_of_an_unknown_id(server: SimServer, app: App) -
     await server.set_quote("AAPL", bid=229.9, ask=230.0)
     await place(app, 9, stock(), order("BUY", 10, "LMT", 200.0))
     await app.wait(lambda _: any(e[2] == "Submitted" for e in app.of("orderStatus", 9)))
-    cancel: tuple[Any, ...] = (9, "") if _cancel_takes_string() else (9, _order_cancel())
-    await call(app.cancelOrder, *cancel)
+    await call(app.cancelOrder, *_cancel_args(9))
     await app.wait_for("error", 9)
     await app.wait(lambda _: any(e[2] == "Cancelled" for e in app.of("orderStatus", 9)))
     assert [e[2] for e in app.of("error", 9)] == [202]
-    unknown: tuple[Any, ...] = (99, "") if _cancel_takes_string() else (99, _order_cancel())
-    await call(app.cancelOrder, *unknown)
+    await call(app.cancelOrder, *_cancel_args(99))
     [error] = await app.wait_for("error", 99)
     assert error[2:] == (10147, "OrderId 99 that needs to be cancelled is not found.")
 
@@ -167,19 +165,21 @@ async def test_other_clients_orders_stay_private(server: SimServer) -> None:
         await close(second)
 
 
-def _cancel_takes_string() -> bool:
+def _cancel_args(order_id: int) -> tuple[Any, ...]:
+    """``cancelOrder``'s arguments for the installed ibapi: 9.81 takes the id only, 10.x
+    before 10.37 a manual cancel time, later an ``OrderCancel``."""
     import inspect
 
     from ibapi.client import EClient
 
-    params = list(inspect.signature(EClient.cancelOrder).parameters)
-    return "manualCancelOrderTime" in params or "manualOrderCancelTime" in params
+    params = list(inspect.signature(EClient.cancelOrder).parameters)[2:]
+    if not params:
+        return (order_id,)
+    if params[0] == "orderCancel":
+        from ibapi.order_cancel import OrderCancel
 
-
-def _order_cancel() -> Any:
-    from ibapi.order_cancel import OrderCancel  # ibapi >= 10.37
-
-    return OrderCancel()
+        return (order_id, OrderCancel())
+    return (order_id, "")
 
 
 @pytest.mark.parametrize("repeats", [0, 2])

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
+from ibapi.contract import Contract
+from ibapi.order import Order
 
 from ._account import Account
 from ._broker import Broker, Exercised, Filled, OrderChanged, OrderError, SimOrder, WhatIf
@@ -138,7 +140,7 @@ class Desk:
             return
         await self.publish(self.broker.place(conn.client_id or 0, order_id, inst, order))
 
-    async def place_manual(self, contract: object, order: object) -> SimOrder:
+    async def place_manual(self, contract: Contract, order: Order) -> SimOrder:
         """An order typed into TWS: client id 0, a negative order id, as TWS binds them."""
         inst = _one(vars(contract))
         if inst is None:

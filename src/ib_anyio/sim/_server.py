@@ -40,6 +40,8 @@ import anyio
 import anyio.abc
 import attrs
 from anyio.streams.buffered import BufferedByteReceiveStream
+from ibapi.contract import Contract
+from ibapi.order import Order
 
 from ._account import Account
 from ._broker import Broker, SimOrder
@@ -247,7 +249,7 @@ class SimServer:
         await self._desk.publish(self.broker.on_quote(inst))
         return quote
 
-    async def place_manual_order(self, contract: Any, order: Any) -> SimOrder:
+    async def place_manual_order(self, contract: Contract, order: Order) -> SimOrder:
         """Place an order as a person typing it into TWS (client id 0, order ids -1, -2...).
 
         Client 0 connections that sent ``reqAutoOpenOrders(true)`` see it and its fills.
