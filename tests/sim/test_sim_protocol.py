@@ -308,3 +308,11 @@ def test_main_prints_address_and_stops_on_interrupt() -> None:
         r"Simulated TWS listening on 127\.0\.0\.1:\d+ \(server version 150\); Ctrl-C stops it\n",
         line,
     )
+
+
+@pytest.mark.parametrize(("body", "expected"), [(b"\x08\x2a", 42), (b"\x08\xac\x02\x12\x00", 300)])
+def test_unknown_protobuf_request_keeps_its_leading_id(body: bytes, expected: int) -> None:
+    # A protobuf request the installed ibapi has no class for: field 1 is its id.
+    name, fields = decode_request(199, True, body, 226)
+    assert (name, fields["reqId"]) == ("unknown199", expected)
+    assert decode_request(199, True, b"\x12\x00", 226)[1] == {"protobuf": b"\x12\x00"}

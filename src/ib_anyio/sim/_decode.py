@@ -670,6 +670,8 @@ _PROTO_CLASSES: dict[int, str] = {
     24: "ScannerParametersRequest",
     50: "RealTimeBarsRequest",
     51: "CancelRealTimeBars",
+    52: "FundamentalsDataRequest",  # ibapi 10.45 (10.50 dropped the request)
+    53: "CancelFundamentalsData",
     54: "CalculateImpliedVolatilityRequest",
     55: "CalculateOptionPriceRequest",
     56: "CancelCalculateImpliedVolatility",
@@ -723,6 +725,14 @@ _PROTO_CLASSES: dict[int, str] = {
 }
 
 
+def _has_pb(class_name: str) -> bool:
+    try:
+        pb(class_name)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
 def _readable_id(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> Fields:
     """``{"reqId": n}`` or ``{"orderId": n}`` when the request's id can be read, else ``{}``."""
     try:
@@ -743,11 +753,25 @@ def _readable_id(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> F
     return {}
 
 
+def _leading_id(body: bytes) -> Fields:
+    """The id of a protobuf request whose class the installed ibapi lacks: every ibapi
+    request message that has an id carries it as field 1, a varint (tag byte 0x08)."""
+    if not body or body[0] != 0x08:
+        return {}
+    value = shift = 0
+    for byte in body[1:11]:
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return {"reqId": value if value < 2**63 else value - 2**64}
+        shift += 7
+    return {}
+
+
 def _unserved(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> Fields:
     if is_protobuf:
         class_name = _PROTO_CLASSES.get(msg_id)
-        if class_name is None:
-            return {"protobuf": body}
+        if class_name is None or not _has_pb(class_name):
+            return {"protobuf": body, **_leading_id(body)}
         # imported by name: protobuf ships no type stubs (and ibapi 9.x no protobuf)
         json_format: Any = importlib.import_module("google.protobuf.json_format")
         message = pb(class_name).FromString(body)
