@@ -7,12 +7,15 @@ receives, and what the simulator recorded (one subscription, one cancel).
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import anyio
 import pytest
 
 import ib_anyio
-from ib_anyio import items, sim
+from ib_anyio import items, orders, sim
+from tests.doc_examples import examples, run_example, same_lines
+from tests.helpers import stock
 
 ACCOUNT = "DU1234567"
 
@@ -199,3 +202,92 @@ async def _until_end(stream: ib_anyio.ItemStream[object], end: type) -> list[obj
 async def _drain(stream: ib_anyio.ItemStream[object]) -> None:
     async for _ in stream:
         pass
+
+
+# -- the account after a fill ------------------------------------------------------------
+
+AAPL_CON_ID = 265598
+
+
+async def _buy_aapl(client: ib_anyio.Client, server: sim.SimServer, quantity: int = 100) -> None:
+    await server.set_quote("AAPL", bid=99.99, ask=100.0, last=100.0, ask_size=10_000)
+    async with client.place_order(stock(), orders.market("BUY", quantity)) as trade:
+        await trade.done()
+
+
+async def test_snapshots_reflect_a_fill(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    with anyio.fail_after(5):
+        before = {v.key: v.val for v in await client.account_values(ACCOUNT)}
+        await _buy_aapl(client, server)
+        (position,) = await client.positions()
+        values = {v.key: v.val for v in await client.account_values(ACCOUNT) if v.currency == "USD"}
+        (row,) = await client.portfolio(ACCOUNT)
+        summary = await client.account_summary(["NetLiquidation", "TotalCashValue"])
+    assert (position.account, position.contract.conId, position.position) == (
+        ACCOUNT,
+        AAPL_CON_ID,
+        Decimal(100),
+    )
+    assert position.avg_cost == pytest.approx(100.01)  # price plus commission per share
+    cash_before = float(before["TotalCashValue"])
+    assert float(values["TotalCashValue"]) == pytest.approx(cash_before - 100 * 100.0 - 1.0)
+    assert float(values["GrossPositionValue"]) == pytest.approx(100 * 100.0)
+    assert (row.contract.conId, row.position, row.market_price) == (AAPL_CON_ID, 100, 100.0)
+    assert {(s.account, s.tag) for s in summary} == {
+        (ACCOUNT, "NetLiquidation"),
+        (ACCOUNT, "TotalCashValue"),
+    }
+    assert {s.tag: float(s.value) for s in summary}["TotalCashValue"] == pytest.approx(
+        float(values["TotalCashValue"])
+    )
+
+
+async def test_a_late_joiner_gets_the_positions_so_far(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        async with client.req_positions() as first:
+            assert await _until_end(first, items.PositionEnd) == []
+            await _buy_aapl(client, server)
+            update = await first.receive()  # TWS sends the changed position
+            assert isinstance(update, items.Position)
+            assert update.position == 100
+            async with client.req_positions() as second:
+                replay = await _until_end(second, items.PositionEnd)
+    assert replay == [update]  # the latest per account and contract, then the end
+    assert _count(server, "reqPositions") == 1
+
+
+async def test_pnl_follows_a_fill_and_the_quote(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        await _buy_aapl(client, server)
+        async with (
+            client.req_pnl(ACCOUNT) as pnl,
+            client.req_pnl_single(ACCOUNT, "", AAPL_CON_ID) as single,
+        ):
+            first = await pnl.receive()
+            assert isinstance(first, items.Pnl)
+            mine = await single.receive()
+            assert isinstance(mine, items.PnlSingle)
+            assert mine.pos == 100
+            await server.set_quote("AAPL", bid=100.99, ask=101.0, last=101.0)
+            moved = await pnl.receive()
+            assert isinstance(moved, items.Pnl)
+            assert moved.unrealized_pnl == pytest.approx(first.unrealized_pnl + 100.0)
+        await server.wait_for(_named("cancelPnL"))
+        await server.wait_for(_named("cancelPnLSingle"))
+
+
+# -- docs/account.md ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(code, expected) for _, code, expected in examples("account.md")],
+    ids=[f"example{index}" for index, _, _ in examples("account.md")],
+)
+def test_docs_examples_run(backend: str, code: str, expected: list[str]) -> None:
+    assert same_lines(run_example("account.md", code, backend), expected)

@@ -104,6 +104,11 @@ def _decimal(value: object) -> Decimal:
     return result
 
 
+def _as_decimal(value: object) -> Decimal:
+    """A size as ``Decimal``, whatever type the installed ibapi's decoder gave it."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def _commission_of(report: Any) -> float:
     """The amount of a commission report (``commission`` on ibapi 9.81)."""
     value: Any = getattr(report, "commissionAndFees", None)
@@ -723,6 +728,9 @@ class OrderRouter(Route):
         self._fan_out(item)
 
     def _on_status(self, item: OrderStatusItem) -> None:
+        if not isinstance(item.filled, Decimal):  # ibapi 10.37.2's protobuf path: str
+            item.filled = _as_decimal(item.filled)
+            item.remaining = _as_decimal(item.remaining)
         self._collect(item)
         key = (item.client_id, item.order_id, item.perm_id)
         signature = (

@@ -68,6 +68,12 @@ def _quantity(name: str, quantity: object) -> Decimal | float:
     return value if _DECIMAL_QUANTITIES else float(value)
 
 
+def _show(quantity: object) -> str:
+    """A quantity as people write it: ``2``, not ``2.0`` (ibapi 9.81 keeps floats)."""
+    value = Decimal(str(quantity))
+    return str(value.to_integral_value()) if value == value.to_integral_value() else str(value)
+
+
 def _price(name: str, what: str, price: object) -> float:
     if isinstance(price, bool) or not isinstance(price, int | float | Decimal):
         raise TypeError(f"{name}(): {what} must be a number, not {type(price).__name__}")
@@ -229,8 +235,8 @@ def bracket(parent: Order, take_profit: Order, stop_loss: Order) -> Bracket:
             )
         if child.totalQuantity != head.totalQuantity:
             raise ValueError(
-                f"bracket(): {name} quantity {child.totalQuantity} differs from the "
-                f"parent's {head.totalQuantity}"
+                f"bracket(): {name} quantity {_show(child.totalQuantity)} differs from the "
+                f"parent's {_show(head.totalQuantity)}"
             )
     if any(o.orderId for o in group):
         raise ValueError("bracket(): the orders must be new (orderId 0); ids come at placement")
