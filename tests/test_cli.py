@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ib_anyio._cli import main
@@ -16,6 +18,10 @@ def test_demo_runs_against_the_simulator(backend: str, capsys: pytest.CaptureFix
     assert "contract: AAPL STK conId=265598" in out
     assert out.count("bar ") >= 3
     assert out.count("  Tick") == 5
+    # on the simulator only: a what-if, then a market order filled and the position
+    assert "what-if BUY 10 AAPL: commission 1.00" in out
+    assert re.search(r"^order \d+: Filled 10 @ [\d.]+, commission 1\.00$", out, re.M)
+    assert re.search(r"^position: AAPL 10(\.0)? @ ", out, re.M)
 
 
 def test_demo_reports_an_unreachable_tws(capsys: pytest.CaptureFixture[str]) -> None:

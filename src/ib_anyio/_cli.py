@@ -7,13 +7,18 @@ import contextlib
 import datetime
 import sys
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 from ibapi.contract import Contract
 from ibapi.ticktype import TickTypeEnum
 
+from . import orders
 from ._connect import connect
 from ._errors import IBError
+
+if TYPE_CHECKING:
+    from ._generated._client import Client
 
 __all__ = ["main"]
 
@@ -25,6 +30,10 @@ def _stock(symbol: str) -> Contract:
     contract.exchange = "SMART"
     contract.currency = "USD"
     return contract
+
+
+def _simulated(host: str | None, port: int | None) -> bool:
+    return host is None and port is None
 
 
 @contextlib.asynccontextmanager
@@ -41,7 +50,8 @@ async def _target(host: str | None, port: int | None) -> AsyncIterator[tuple[str
 
 
 async def demo(host: str | None, port: int | None, client_id: int, symbol: str, ticks: int) -> None:
-    """Connect, then show the current time, contract details, bars and live ticks."""
+    """Connect, then show the current time, contract details, bars and live ticks; on the
+    embedded simulator (never on a real TWS) also a what-if and a filled market order."""
     async with _target(host, port) as (h, p), connect(h, p, client_id=client_id) as client:
         print(f"connected to {h}:{p}, server version {client.server_version}")
         print(f"accounts: {', '.join(client.managed_accounts)}")
@@ -77,6 +87,31 @@ async def demo(host: str | None, port: int | None, client_id: int, symbol: str, 
                 count += 1
                 if count >= ticks:
                     break
+        if _simulated(host, port):
+            await _trade(client, contract)
+
+
+async def _trade(client: Client, contract: Contract) -> None:
+    """Buy 10 shares on the simulated TWS: what-if first, then the order and its fill."""
+    order = orders.market("BUY", 10)
+    state = await client.what_if(contract, order)
+    fee = getattr(state, "commissionAndFees", None)  # ibapi 9.81: commission
+    fee = state.commission if fee is None else fee
+    print(
+        f"what-if BUY 10 {contract.symbol}: commission {fee:.2f}, "
+        f"initial margin change {state.initMarginChange}"
+    )
+    async with client.place_order(contract, order) as trade:
+        await trade.done()
+    for fill in trade.fills:
+        execution = fill.execution
+        print(f"  fill {execution.shares} @ {execution.price} ({execution.execId})")
+    print(
+        f"order {trade.order_id}: {trade.status} {trade.filled} @ {trade.avg_fill_price}, "
+        f"commission {trade.commission:.2f}"
+    )
+    for position in await client.positions():
+        print(f"position: {position.contract.symbol} {position.position} @ {position.avg_cost:.4f}")
 
 
 def _describe(tick: object) -> str:
