@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import anyio
 import pytest
+from ibapi.client import EClient
 from ibapi.wrapper import EWrapper
 
 import ib_anyio
@@ -18,15 +19,21 @@ from ib_anyio import items, orders, sim
 from tests.doc_examples import examples, run_example, same_lines
 from tests.helpers import stock
 
+ACCOUNT = "DU1234567"
+
 #: ibapi 9.81's error callback has no advancedOrderRejectJson.
 REJECT_JSON = "advancedOrderRejectJson" in inspect.signature(EWrapper.error).parameters
 
 try:
     from ibapi.order_cancel import OrderCancel
 
-    HAS_ORDER_CANCEL = True
-except ImportError:  # ibapi 9.81
-    HAS_ORDER_CANCEL = False
+    def _order_cancel() -> object:
+        return OrderCancel()
+
+except ImportError:  # ibapi 9.81: no OrderCancel; its cancels take none (leave it None)
+
+    def _order_cancel() -> object:
+        return None
 
 
 def _count(server: sim.SimServer, name: str) -> int:
@@ -301,10 +308,8 @@ async def test_cancel_of_an_unknown_order(client: ib_anyio.Client) -> None:
                 rf"{trade.order_id} that needs to be cancelled is not found.$",
             ):
                 await trade.cancel()
-        if not HAS_ORDER_CANCEL:
-            return  # ibapi 9.81's cancelOrder takes no OrderCancel
         async with client.notices() as notices:
-            client.cancel_order(999_999, OrderCancel())
+            client.cancel_order(999_999, _order_cancel())  # type: ignore[arg-type]
             notice = await notices.receive()
     assert (notice.req_id, notice.code) == (999_999, 10147)
 
@@ -546,9 +551,6 @@ async def test_snapshots_after_a_fill(client: ib_anyio.Client, server: sim.SimSe
     assert [o.order_id for o in every if isinstance(o, items.OpenOrder)] == [resting.order_id]
 
 
-@pytest.mark.skipif(
-    not HAS_ORDER_CANCEL, reason="ibapi 9.81's reqGlobalCancel takes no OrderCancel"
-)
 async def test_global_cancel(client: ib_anyio.Client, server: sim.SimServer) -> None:
     await _quote(server, bid=99.0, ask=100.0, last=99.5)
     with anyio.fail_after(5):
@@ -558,7 +560,7 @@ async def test_global_cancel(client: ib_anyio.Client, server: sim.SimServer) -> 
         ):
             await _until_status(a, "Submitted")
             await _until_status(b, "Submitted")
-            client.req_global_cancel(OrderCancel())
+            client.req_global_cancel(_order_cancel())  # type: ignore[arg-type]
             await a.done()
             await b.done()
     assert (a.status, b.status) == ("Cancelled", "Cancelled")
@@ -589,3 +591,35 @@ async def test_a_lost_connection_ends_the_trade(server: sim.SimServer) -> None:
 )
 def test_docs_examples_run(backend: str, code: str, expected: list[str]) -> None:
     assert same_lines(run_example("orders.md", code, backend), expected)
+
+
+async def test_exercise_options(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    query = ib_anyio.Contract()
+    query.symbol, query.secType, query.currency, query.right = "AAPL", "OPT", "USD", "C"
+    with anyio.fail_after(5):
+        details = await client.req_contract_details(query)
+        option = details[0].contract_details.contract
+        async with client.place_order(option, orders.market("BUY", 1)) as trade:
+            await trade.done()
+        client.exercise_options(option, 1, 1, ACCOUNT, 0)
+        (exercise,) = await server.wait_for(lambda m: m.name == "exerciseOptions")
+        await client.req_current_time()  # a round trip: the exercise is booked
+        positions = {p.contract.conId: p.position for p in await client.positions()}
+    assert exercise.fields["exerciseQuantity"] == 1
+    assert positions[option.conId] == 0
+    assert positions[265598] == 100  # AAPL shares: one contract of 100
+
+
+async def test_arguments_an_older_ibapi_lacks(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    option = ib_anyio.Contract()
+    option.conId = 1  # no such contract: only what is sent matters here
+    if "manualOrderTime" in inspect.signature(EClient.exerciseOptions).parameters:
+        client.exercise_options(option, 1, 1, ACCOUNT, 0, "20250102 10:00:00")
+        with anyio.fail_after(5):
+            (sent,) = await server.wait_for(lambda m: m.name == "exerciseOptions")
+        assert sent.fields["manualOrderTime"] == "20250102 10:00:00"
+    else:  # ibapi 9.81: a newer argument, set, cannot be sent
+        with pytest.raises(ib_anyio.UnsupportedRequest, match=r"exerciseOptions takes 6 arg"):
+            client.exercise_options(option, 1, 1, ACCOUNT, 0, "20250102 10:00:00")

@@ -14,6 +14,8 @@ shared by every open block (:mod:`ib_anyio._fanout`).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Generator, Sequence
 from importlib import metadata
@@ -519,6 +521,9 @@ class ClientBase:
 
     def _call(self, call: Call, args: tuple[Any, ...], req_id: int | str) -> None:
         values = [_arg_value(a, args, req_id) for a in call.args]
+        taken = _installed_params(call.method)
+        if taken is not None and len(values) > len(taken):
+            values = _drop_newer_args(call.method, values, len(taken))
         getattr(self._bridge.eclient, call.method)(*values)
 
     def _register(self, route: Route) -> None:
@@ -651,6 +656,31 @@ class ClientBase:
         notices = self._routes.get("notices")
         if notices is not None:
             notices.push(Notice(req_id, code, message, time, reject_json))
+
+
+@functools.cache
+def _installed_params(method: str) -> tuple[str, ...] | None:
+    """The parameters of the installed ``EClient.<method>`` (``None``: takes ``*args``)."""
+    params = list(inspect.signature(getattr(EClient, method)).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return None
+    return tuple(p.name for p in params)
+
+
+def _is_unset(value: object) -> bool:
+    return value is None or value is False or value == "" or value == ()
+
+
+def _drop_newer_args(method: str, values: list[Any], taken: int) -> list[Any]:
+    """Older ibapi releases lack some trailing parameters (9.81's ``exerciseOptions``
+    has no ``manualOrderTime``...): drop them when they are left unset, else refuse."""
+    extra = values[taken:]
+    if not all(_is_unset(v) for v in extra):
+        raise UnsupportedRequest(
+            f"the installed ibapi {ibapi_version()}'s {method} takes {taken} arguments; "
+            f"leave the newer ones unset (got {extra!r})"
+        )
+    return values[:taken]
 
 
 def _arg_value(template: _ReqId | Arg | Const, args: tuple[Any, ...], req_id: int | str) -> Any:

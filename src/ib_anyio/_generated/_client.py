@@ -729,9 +729,9 @@ class Client(ClientBase):
         exercise_quantity: int,
         account: str,
         override: int,
-        manual_order_time: str,
-        customer_account: str,
-        professional_customer: bool,
+        manual_order_time: str = "",
+        customer_account: str = "",
+        professional_customer: bool = False,
     ) -> None:
         """Exercise options, or let them lapse.
 
