@@ -291,3 +291,38 @@ async def test_pnl_follows_a_fill_and_the_quote(
 )
 def test_docs_examples_run(backend: str, code: str, expected: list[str]) -> None:
     assert same_lines(run_example("account.md", code, backend), expected)
+
+
+async def test_multi_and_summary_subscriptions_are_shared_per_arguments(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    with anyio.fail_after(5):
+        async with (
+            client.req_positions_multi(ACCOUNT, "") as a,
+            client.req_positions_multi(ACCOUNT, "") as b,
+            client.req_account_updates_multi(ACCOUNT, "") as c,
+            client.req_account_updates_multi(ACCOUNT, "") as d,
+            client.req_account_summary("All", "NetLiquidation") as e,
+            client.req_account_summary("All", "NetLiquidation") as f,
+            client.req_account_summary("All", "TotalCashValue") as g,
+        ):
+            assert a.req_id == b.req_id
+            assert c.req_id == d.req_id
+            assert e.req_id == f.req_id != g.req_id
+            for stream, end in (
+                (a, items.PositionMultiEnd),
+                (b, items.PositionMultiEnd),
+                (c, items.AccountUpdateMultiEnd),
+                (d, items.AccountUpdateMultiEnd),
+            ):
+                await _until_end(stream, end)
+            summaries = [await _until_end(s, items.AccountSummaryEnd) for s in (e, f, g)]
+        await server.wait_for(_named("cancelAccountSummary"), count=2)
+        await server.wait_for(_named("cancelPositionsMulti"))
+        await server.wait_for(_named("cancelAccountUpdatesMulti"))
+    assert summaries[0] == summaries[1]
+    assert [s.tag for s in summaries[0]] == ["NetLiquidation"]  # type: ignore[attr-defined]
+    assert [s.tag for s in summaries[2]] == ["TotalCashValue"]  # type: ignore[attr-defined]
+    assert _count(server, "reqPositionsMulti") == 1
+    assert _count(server, "reqAccountUpdatesMulti") == 1
+    assert _count(server, "reqAccountSummary") == 2
