@@ -455,15 +455,18 @@ class Trade(ObjectReceiveStream[OrderEvent]):
         raise anyio.WouldBlock
 
     async def receive(self) -> OrderEvent:
-        """Wait for the next event of the order (see the class docstring for how it ends)."""
+        """Wait for the next event of the order (see the class docstring for how it ends).
+
+        Like :class:`~ib_anyio.ItemStream`, it does not yield to the event loop
+        for an event that is already buffered (an order has a handful); it
+        raises a pending cancellation in any case.
+        """
         await anyio.lowlevel.checkpoint_if_cancelled()
         while not self._receivable():
             changed = anyio.Event()
             self._changes.append(changed)
             await changed.wait()
-        event = self.receive_nowait()
-        await anyio.lowlevel.cancel_shielded_checkpoint()
-        return event
+        return self.receive_nowait()
 
     def _receivable(self) -> bool:
         """Whether ``receive_nowait`` would return or raise something else than WouldBlock."""
