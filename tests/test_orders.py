@@ -623,3 +623,46 @@ async def test_arguments_an_older_ibapi_lacks(
     else:  # ibapi 9.81: a newer argument, set, cannot be sent
         with pytest.raises(ib_anyio.UnsupportedRequest, match=r"exerciseOptions takes 6 arg"):
             client.exercise_options(option, 1, 1, ACCOUNT, 0, "20250102 10:00:00")
+
+
+async def test_a_commission_report_before_its_execution_is_kept_for_it(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    # TWS sends the execution first; should a report come first, it still reaches
+    # its fill. Fed to the wrapper as ibapi's decoder would call it.
+    await _quote(server, bid=99.0, ask=100.0, last=99.5)
+    with anyio.fail_after(5):
+        async with client.place_order(stock(), orders.limit("BUY", 5, 90.0)) as trade:
+            await _until_status(trade, "Submitted")
+    report = _report_class()()
+    report.execId = "0000beef.00000001.01.01"
+    for name in ("commissionAndFees", "commission"):
+        if hasattr(report, name):
+            setattr(report, name, 1.25)
+    execution = ib_anyio.Execution()
+    execution.execId = report.execId
+    execution.clientId, execution.orderId, execution.permId = 1, trade.order_id, trade.perm_id
+    wrapper = client._bridge.wrapper
+    getattr(wrapper, _report_callback())(report)  # on the event loop: handled at once
+    wrapper.execDetails(-1, stock(), execution)
+    await client.req_current_time()  # any wake-up scheduled before has run
+    (fill,) = trade.fills
+    assert fill.commission_report is report
+    assert trade.commission == 1.25
+    await trade.cancel()
+
+
+def _report_class() -> type:
+    try:
+        from ibapi.commission_and_fees_report import CommissionAndFeesReport
+    except ImportError:  # ibapi 9.81
+        from ibapi.commission_report import CommissionReport
+
+        return CommissionReport
+    return CommissionAndFeesReport
+
+
+def _report_callback() -> str:
+    return (
+        "commissionReport" if hasattr(EWrapper, "commissionReport") else ("commissionAndFeesReport")
+    )

@@ -561,6 +561,14 @@ class Trade(ObjectReceiveStream[OrderEvent]):
             self._changed()
 
 
+@attrs.frozen(slots=True)
+class _OrderMessage:
+    """A TWS error or notice for one of our order ids, queued with the order events."""
+
+    error: TWSError
+    informational: bool
+
+
 class _WhatIf:
     __slots__ = ("error", "event", "state")
 
@@ -598,8 +606,9 @@ _CANCEL_ORDER = _cancel_order_call()
 class OrderRouter(Route):
     """The one route for every order callback of a connection (see the module docstring).
 
-    ``push``, ``end`` and ``error`` run on the reader thread and only queue;
-    the queue is handled on the event loop (``_wake``), once per received chunk.
+    ``push``, ``end`` and ``push_error`` run on the reader thread and only
+    queue; the queue is handled on the event loop (``_wake``), once per
+    received chunk.
     """
 
     def __init__(
@@ -643,7 +652,7 @@ class OrderRouter(Route):
 
     def push_error(self, error: TWSError, informational: bool) -> None:
         """Queue a TWS error for one of our order ids (any thread)."""
-        self.push((error, informational))
+        self.push(_OrderMessage(error, informational))
 
     # -- event loop -----------------------------------------------------
 
@@ -692,9 +701,8 @@ class OrderRouter(Route):
         elif isinstance(item, OpenOrderEnd):
             if self._snapshot is not None:
                 self._snapshot.end(item)
-        elif isinstance(item, tuple):
-            error, informational = item
-            self._on_error(error, informational)
+        elif isinstance(item, _OrderMessage):
+            self._on_error(item.error, item.informational)
 
     def _trade_of(self, client_id: int, order_id: int, perm_id: int) -> Trade | None:
         if client_id == self.client_id:
