@@ -375,6 +375,20 @@ async def test_rejections_surface_from_done(
     assert trade.status == "PendingSubmit"  # TWS never took it
 
 
+async def test_an_order_the_account_cannot_margin_is_rejected_then_inactive(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    await server.set_quote("AAPL", bid=229.99, ask=230.0, ask_size=1_000_000)
+    with anyio.fail_after(5):
+        async with client.place_order(stock(), orders.market("BUY", 100_000)) as trade:
+            with pytest.raises(ib_anyio.TWSError, match=r"^TWS error 201 .*YOUR ORDER IS NOT"):
+                await trade.done()
+        await client.req_current_time()  # what TWS sent before its answer is handled
+    assert trade.status == "Inactive"  # TWS sends the rejection, then the status
+    assert trade.filled == 0
+    assert server.account.position(265598) is None
+
+
 async def test_a_duplicate_id_from_an_earlier_session_is_rejected(server: sim.SimServer) -> None:
     async with ib_anyio.connect(server.host, server.port, client_id=7) as first:
         async with first.place_order(stock(), orders.limit("BUY", 1, 50.0)) as trade:

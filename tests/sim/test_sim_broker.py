@@ -733,7 +733,7 @@ def test_margin_rejection_makes_the_order_inactive() -> None:
     market, account, broker = make(cash=10_000)
     pin(market)
     events = broker.place(1, 1, AAPL, order("BUY", 1000))
-    assert kinds(events) == ["Changed*:Inactive", "Changed:Inactive", "Error:201"]
+    assert kinds(events) == ["Error:201", "Changed*:Inactive", "Changed:Inactive"]
     error = errors(events)[0]
     assert error.message.startswith(
         "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED "

@@ -30,7 +30,7 @@ Placing (``place``), in this order of checks, nothing placed on a rejection:
 * ``parentId`` naming no order of the client: 135 "Can't find order with id =<parentId>".
 * A new order (not a child) that would leave the account's available funds negative
   after a complete fill at its estimated price (see *what-if*) is accepted and at once
-  ``Inactive``, with error 201 "YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE
+  ``Inactive``, preceded by error 201 "YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE
   DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [...] MUST EXCEED THE INITIAL MARGIN
   [...]". Modifications are not margin checked.
 
@@ -828,7 +828,8 @@ class Broker:
         self._open[o.key] = o
         margin_problem = None if o.parent_id else self._margin_problem(o)
         if margin_problem is not None:
-            return [*self._finish(o, INACTIVE), _reject(client_id, order_id, margin_problem)]
+            # TWS sends the rejection first, then the order's Inactive status.
+            return [_reject(client_id, order_id, margin_problem), *self._finish(o, INACTIVE)]
         o.status = self._status(o)
         events: list[Event] = [OrderChanged(o.snapshot(), True)]
         parent = self._parent(o)
