@@ -95,8 +95,8 @@ async def _trade(client: Client, contract: Contract) -> None:
     """Buy 10 shares on the simulated TWS: what-if first, then the order and its fill."""
     order = orders.market("BUY", 10)
     state = await client.what_if(contract, order)
-    fee = getattr(state, "commissionAndFees", None)  # ibapi 9.81: commission
-    fee = state.commission if fee is None else fee
+    fees = vars(state)  # ibapi 9.81 names it commission
+    fee = fees.get("commissionAndFees", fees.get("commission"))
     print(
         f"what-if BUY 10 {contract.symbol}: commission {fee:.2f}, "
         f"initial margin change {state.initMarginChange}"

@@ -584,7 +584,8 @@ def _cancel_order_call() -> Callable[[EClient, int], None]:
     if not params:  # ibapi 9.81: cancelOrder(orderId)
 
         def call(eclient: EClient, order_id: int) -> None:
-            eclient.cancelOrder(order_id)
+            cancel: Any = eclient.cancelOrder  # typed after the installed release
+            cancel(order_id)
 
     elif params[0] == "orderCancel":
         from ibapi.order_cancel import OrderCancel
@@ -595,7 +596,8 @@ def _cancel_order_call() -> Callable[[EClient, int], None]:
     else:  # cancelOrder(orderId, manualCancelOrderTime)
 
         def call(eclient: EClient, order_id: int) -> None:
-            eclient.cancelOrder(order_id, "")
+            cancel: Any = eclient.cancelOrder  # typed after the installed release
+            cancel(order_id, "")
 
     return call
 
