@@ -22,18 +22,20 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import re
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from ibapi.client import EClient
 from ibapi.contract import Contract
 from ibapi.order import Order
 from ibapi.wrapper import EWrapper
+
+from _simproc import start_sim
 
 Runner = Callable[[str, int, int], list[float]]  # (host, port, n) -> round trips (s)
 WARMUP = 50
@@ -45,7 +47,7 @@ def _contract() -> Contract:
     return c
 
 
-def _action(i: int) -> str:
+def _action(i: int) -> Literal["BUY", "SELL"]:
     return "BUY" if i % 2 == 0 else "SELL"
 
 
@@ -148,17 +150,7 @@ ROWS: dict[str, tuple[str, Runner]] = {
 
 
 def _start_sim(server_version: int | None) -> tuple[subprocess.Popen[str], str, int]:
-    args = [sys.executable, "-m", "ib_anyio._cli", "sim", "--port", "0"]
-    if server_version:
-        args += ["--server-version", str(server_version)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"([\d.]+):(\d+)", line)
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"simulator did not say where it listens: {line!r}")
-    return proc, match.group(1), int(match.group(2))
+    return start_sim(*(["--server-version", str(server_version)] if server_version else []))
 
 
 def main() -> int:

@@ -28,7 +28,6 @@ import gc
 import importlib.util
 import json
 import os
-import re
 import socket
 import statistics
 import struct
@@ -42,6 +41,8 @@ from ibapi.client import EClient
 from ibapi.contract import Contract
 from ibapi.decoder import Decoder
 from ibapi.wrapper import EWrapper
+
+from _simproc import start_sim
 
 Runner = Callable[[str, int, int], float]  # (host, port, n) -> seconds
 
@@ -259,17 +260,10 @@ def run_ib_async(host: str, port: int, n: int) -> float:
 
 
 def _start_sim(n: int, server_version: int | None) -> tuple[subprocess.Popen[str], str, int]:
-    args = [sys.executable, "-m", "ib_anyio._cli", "sim", "--port", "0", "--burst", str(n)]
+    args = ["--burst", str(n)]
     if server_version:
         args += ["--server-version", str(server_version)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"([\d.]+):(\d+)", line)
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"simulator did not say where it listens: {line!r}")
-    return proc, match.group(1), int(match.group(2))
+    return start_sim(*args)
 
 
 ROWS: dict[str, tuple[str, Runner]] = {
