@@ -147,7 +147,10 @@ async def test_manual_order_reaches_client_zero(server: SimServer, app: App) -> 
     assert (contract.symbol, execution.clientId) == ("MSFT", 0)
 
 
-async def test_other_clients_orders_stay_private(server: SimServer) -> None:
+async def test_other_clients_orders_stay_private(server: SimServer, app: App) -> None:
+    # `app` is client 0, bound: it sees every client's orders as they are placed.
+    await call(app.reqAutoOpenOrders, True)
+    await server.wait_for(lambda m: m.name == "reqAutoOpenOrders")
     first, second = await connect(server, client_id=1), await connect(server, client_id=2)
     try:
         await first.wait_for("nextValidId")
@@ -160,6 +163,8 @@ async def test_other_clients_orders_stay_private(server: SimServer) -> None:
         await second.wait_for("openOrderEnd", count=2)
         # reqOpenOrders: own orders only (none); reqAllOpenOrders: everybody's.
         assert [e[1] for e in second.of("openOrder")] == [5]
+        status = (await app.wait_for("orderStatus", 5))[0]
+        assert status[9] == 1  # orderStatus's clientId: the placing client
     finally:
         await close(first)
         await close(second)
