@@ -31,4 +31,4 @@ def test_demo_reports_an_unreachable_tws(capsys: pytest.CaptureFixture[str]) -> 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     assert main(["demo", "--port", str(port)]) == 1
-    assert "ConnectionFailed: could not connect to TWS at 127.0.0.1:" in capsys.readouterr().err
+    assert "ConnectionRefused: could not connect to TWS at 127.0.0.1:" in capsys.readouterr().err

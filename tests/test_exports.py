@@ -23,6 +23,13 @@ def test_our_classes_show_the_public_module() -> None:
         "Client",
         "TWSError",
         "ConnectionLost",
+        "ConnectionFailed",
+        "ClientIdInUse",
+        "ConnectionRefused",
+        "ConnectionRejected",
+        "HandshakeTimeout",
+        "UnsupportedServerVersion",
+        "RequestTimeout",
         "ItemStream",
         "Subscription",
         "Notice",
@@ -42,14 +49,39 @@ def test_errors_subclass_the_matching_builtins() -> None:
     assert issubclass(ib_anyio.ConnectionLost, ConnectionError)
     assert issubclass(ib_anyio.ConnectionFailed, ConnectionError)
     assert issubclass(ib_anyio.UnsupportedRequest, NotImplementedError)
+    assert issubclass(ib_anyio.RequestTimeout, TimeoutError)
+    assert issubclass(ib_anyio.HandshakeTimeout, TimeoutError)
+    assert issubclass(ib_anyio.ConnectionRefused, ConnectionRefusedError)
+    for name in (
+        "ClientIdInUse",
+        "ConnectionRefused",
+        "ConnectionRejected",
+        "HandshakeTimeout",
+        "UnsupportedServerVersion",
+    ):
+        assert issubclass(getattr(ib_anyio, name), ib_anyio.ConnectionFailed), name
     for name in (
         "TWSError",
         "ConnectionLost",
         "ConnectionFailed",
+        "RequestTimeout",
         "StreamOverflow",
         "UnsupportedRequest",
     ):
         assert issubclass(getattr(ib_anyio, name), ib_anyio.IBError)
+
+
+def test_timeout_and_refusal_errors_carry_their_fields() -> None:
+    timeout = ib_anyio.RequestTimeout("req_head_time_stamp", 7, 0.5)
+    assert (timeout.request, timeout.req_id, timeout.timeout) == ("req_head_time_stamp", 7, 0.5)
+    assert str(timeout) == "req_head_time_stamp() (request 7) got no answer from TWS within 0.5 s"
+    assert (
+        str(ib_anyio.RequestTimeout("req_current_time", None, 2))
+        == "req_current_time() got no answer from TWS within 2 s"
+    )
+    in_use = ib_anyio.ClientIdInUse("127.0.0.1:7497", 3, "client id in use")
+    assert (in_use.client_id, in_use.code, in_use.message) == (3, 326, "client id in use")
+    assert str(in_use) == "TWS at 127.0.0.1:7497 refused client id 3: error 326: client id in use"
 
 
 def test_items_module_exports_every_item_class() -> None:

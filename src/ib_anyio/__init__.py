@@ -19,12 +19,18 @@ from ._bridge import OverflowPolicy as OverflowPolicy
 from ._client import Notice as Notice
 from ._client import ibapi_version as ibapi_version
 from ._connect import connect as connect
+from ._errors import ClientIdInUse as ClientIdInUse
 from ._errors import ConnectionFailed as ConnectionFailed
 from ._errors import ConnectionLost as ConnectionLost
+from ._errors import ConnectionRefused as ConnectionRefused
+from ._errors import ConnectionRejected as ConnectionRejected
+from ._errors import HandshakeTimeout as HandshakeTimeout
 from ._errors import IBError as IBError
+from ._errors import RequestTimeout as RequestTimeout
 from ._errors import StreamOverflow as StreamOverflow
 from ._errors import TWSError as TWSError
 from ._errors import UnsupportedRequest as UnsupportedRequest
+from ._errors import UnsupportedServerVersion as UnsupportedServerVersion
 from ._generated._client import Client as Client
 from ._orders import BracketPlacement as BracketPlacement
 from ._orders import Fill as Fill
@@ -38,14 +44,18 @@ from ._stream import Subscription as Subscription
 __all__ = [
     "BracketPlacement",
     "Client",
+    "ClientIdInUse",
     "ComboLeg",
     "ConnectionFailed",
     "ConnectionLost",
+    "ConnectionRefused",
+    "ConnectionRejected",
     "Contract",
     "ContractDetails",
     "Execution",
     "ExecutionFilter",
     "Fill",
+    "HandshakeTimeout",
     "IBError",
     "ItemStream",
     "Notice",
@@ -53,6 +63,7 @@ __all__ = [
     "OrderEvent",
     "OrderPlacement",
     "OverflowPolicy",
+    "RequestTimeout",
     "ScannerSubscription",
     "StreamOverflow",
     "Subscription",
@@ -61,6 +72,7 @@ __all__ = [
     "Trade",
     "TradeLogEntry",
     "UnsupportedRequest",
+    "UnsupportedServerVersion",
     "connect",
     "ibapi_version",
 ]

@@ -17,9 +17,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Awaitable, Generator, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 import anyio
 import attrs
@@ -28,7 +28,7 @@ from ibapi.contract import Contract
 from ibapi.order import Order
 
 from ._bridge import Bridge, CollectRoute, OverflowPolicy, Route, StreamRoute, WrapperBase
-from ._errors import ConnectionLost, TWSError, UnsupportedRequest
+from ._errors import ConnectionLost, RequestTimeout, TWSError, UnsupportedRequest
 from ._fanout import SharedRoute
 from ._generated._items import (
     AccountDownloadEnd,
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["ClientBase", "Notice", "ibapi_version", "is_informational"]
 
 logger = logging.getLogger("ib_anyio")
+
+T = TypeVar("T")
 
 #: Error codes TWS uses for notices and warnings rather than failures: they
 #: are logged and delivered on :meth:`ClientBase.notices`, never raised.
@@ -143,8 +145,10 @@ class ClientBase:
         *,
         buffer_size: int,
         overflow: OverflowPolicy,
+        request_timeout: float | None = None,
     ) -> None:
         self._bridge = bridge
+        self._request_timeout = request_timeout
         wrapper: WrapperBase = bridge.wrapper
         self._routes = wrapper._routes
         wrapper._on_error = self._on_error
@@ -178,6 +182,28 @@ class ClientBase:
     def is_connected(self) -> bool:
         """Whether the connection is still up."""
         return self._bridge.connected
+
+    @property
+    def request_timeout(self) -> float | None:
+        """Seconds a one-shot request waits for its answer before :class:`~ib_anyio.RequestTimeout`.
+
+        Set by :func:`~ib_anyio.connect` (default 120); ``None`` waits as long
+        as it takes. Assign to change it for the requests sent from then on.
+        It counts from when the request is sent and bounds every request you
+        ``await``, including :meth:`positions`, :meth:`account_values`,
+        :meth:`portfolio`, :meth:`account_summary` and :meth:`what_if`;
+        streams are not affected.
+
+        Raises:
+            ValueError: On assigning a number that is not positive.
+        """
+        return self._request_timeout
+
+    @request_timeout.setter
+    def request_timeout(self, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError(f"request_timeout must be positive or None, not {value!r}")
+        self._request_timeout = value
 
     def next_order_id(self) -> int:
         """Reserve and return a fresh id, valid for orders and requests alike.
@@ -298,6 +324,7 @@ class ClientBase:
         Raises:
             TypeError: ``contract`` or ``order`` is not an ibapi ``Contract`` / ``Order``.
             TWSError: TWS rejected the order.
+            RequestTimeout: No answer within :attr:`request_timeout`.
             ConnectionLost: The connection to TWS was lost.
         """
         if not isinstance(contract, Contract):
@@ -305,7 +332,7 @@ class ClientBase:
         if not isinstance(order, Order):
             raise TypeError(f"what_if(): order must be Order, not {type(order).__name__}")
         self._check_connected()
-        return await self._orders.what_if(contract, order)
+        return await self._bounded("what_if", self._orders.what_if(contract, order))
 
     def order_events(self) -> Subscription[OrderEvent]:
         """Stream every order event of the connection, whoever placed the order.
@@ -348,11 +375,12 @@ class ClientBase:
             One :class:`~ib_anyio.items.Position` per account and contract.
 
         Raises:
+            RequestTimeout: The snapshot was not complete within :attr:`request_timeout`.
             ConnectionLost: The connection to TWS was lost.
         """
         from ._generated import _client as generated
 
-        found = await self._snapshot(generated._REQ_POSITIONS, (), PositionEnd)
+        found = await self._snapshot("positions", generated._REQ_POSITIONS, (), PositionEnd)
         return [item for item in found if isinstance(item, Position)]
 
     async def account_values(self, account: str) -> list[UpdateAccountValue]:
@@ -371,11 +399,14 @@ class ClientBase:
             TypeError: ``account`` is not a string.
             RuntimeError: ``req_account_updates`` is open for another account
                 (TWS streams one account at a time).
+            RequestTimeout: The snapshot was not complete within :attr:`request_timeout`.
             ConnectionLost: The connection to TWS was lost.
         """
         from ._generated import _client as generated
 
-        found = await self._snapshot(generated._REQ_ACCOUNT_UPDATES, (account,), AccountDownloadEnd)
+        found = await self._snapshot(
+            "account_values", generated._REQ_ACCOUNT_UPDATES, (account,), AccountDownloadEnd
+        )
         return [item for item in found if isinstance(item, UpdateAccountValue)]
 
     async def portfolio(self, account: str) -> list[UpdatePortfolio]:
@@ -393,11 +424,14 @@ class ClientBase:
         Raises:
             TypeError: ``account`` is not a string.
             RuntimeError: ``req_account_updates`` is open for another account.
+            RequestTimeout: The snapshot was not complete within :attr:`request_timeout`.
             ConnectionLost: The connection to TWS was lost.
         """
         from ._generated import _client as generated
 
-        found = await self._snapshot(generated._REQ_ACCOUNT_UPDATES, (account,), AccountDownloadEnd)
+        found = await self._snapshot(
+            "portfolio", generated._REQ_ACCOUNT_UPDATES, (account,), AccountDownloadEnd
+        )
         return [item for item in found if isinstance(item, UpdatePortfolio)]
 
     async def account_summary(
@@ -416,6 +450,7 @@ class ClientBase:
         Raises:
             TypeError: An argument has the wrong type.
             TWSError: TWS rejected the request (e.g. an unknown group).
+            RequestTimeout: The snapshot was not complete within :attr:`request_timeout`.
             ConnectionLost: The connection to TWS was lost.
         """
         from ._generated import _client as generated
@@ -423,19 +458,39 @@ class ClientBase:
         if not isinstance(tags, str):
             tags = ",".join(tags)
         found = await self._snapshot(
-            generated._REQ_ACCOUNT_SUMMARY, (group, tags), AccountSummaryEnd
+            "account_summary", generated._REQ_ACCOUNT_SUMMARY, (group, tags), AccountSummaryEnd
         )
         return [item for item in found if isinstance(item, AccountSummary)]
 
-    async def _snapshot(self, spec: RequestSpec, args: tuple[Any, ...], end: type) -> list[object]:
-        """Open the (shared) subscription, read up to its ``end`` item, close it."""
+    async def _snapshot(
+        self, name: str, spec: RequestSpec, args: tuple[Any, ...], end: type
+    ) -> list[object]:
+        """Open the (shared) subscription, read up to its ``end`` item, close it.
+
+        Bounded by :attr:`request_timeout`; leaving the block on a timeout
+        sends the cancel, if no other block shares the subscription.
+        """
         found: list[object] = []
-        async with self._subscribe(spec, args) as stream:
-            async for item in stream:
-                if isinstance(item, end):
-                    break
-                found.append(item)
-        return found
+        timeout = self._request_timeout
+        req_id: int | None = None
+        with anyio.move_on_after(timeout):
+            async with self._subscribe(spec, args) as stream:
+                req_id = stream.req_id
+                async for item in stream:
+                    if isinstance(item, end):
+                        return found
+                    found.append(item)
+            return found  # the stream ended without its end item (cannot happen)
+        assert timeout is not None
+        raise RequestTimeout(name, req_id, timeout)
+
+    async def _bounded(self, name: str, waiting: Awaitable[T]) -> T:
+        """Await ``waiting`` within :attr:`request_timeout` (a one-shot without a route here)."""
+        timeout = self._request_timeout
+        with anyio.move_on_after(timeout):
+            return await waiting
+        assert timeout is not None
+        raise RequestTimeout(name, None, timeout)
 
     # -- entry points for the generated methods --------------------------
 
@@ -449,7 +504,8 @@ class ClientBase:
             lock = self._locks[key] = anyio.Lock()
         async with lock:  # id-less requests: one at a time per channel
             if key == _ORDERS:  # open orders: the order router collects them
-                return await self._orders.snapshot(lambda: self._call(spec.call, args, key))
+                snapshot = self._orders.snapshot(lambda: self._call(spec.call, args, key))
+                return await self._bounded(spec.name, snapshot)
             return await self._run_one_shot(spec, args, key)
 
     def _subscribe(self, spec: RequestSpec, args: tuple[Any, ...]) -> Subscription[Any]:
@@ -548,14 +604,19 @@ class ClientBase:
     async def _run_one_shot(self, spec: RequestSpec, args: tuple[Any, ...], key: int | str) -> Any:
         route = CollectRoute(self._bridge, key, single=spec.mode == "single")
         self._register(route)
+        timeout = self._request_timeout
         try:
             self._call(spec.call, args, key)
-            while not route.finished:
-                await route.wait()
+            with anyio.move_on_after(timeout):  # None: no deadline
+                while not route.finished:
+                    await route.wait()
         finally:
             self._unregister(route)
-            if not route.finished:  # cancelled while waiting: tell TWS too
+            if not route.finished:  # cancelled or timed out while waiting: tell TWS too
                 self._cancel(spec, args, route)
+        if not route.finished:  # only the deadline ends the wait early
+            assert timeout is not None
+            raise RequestTimeout(spec.name, key if isinstance(key, int) else None, timeout)
         if route.error is not None:
             raise route.error
         return route.items[0] if route.single else route.items

@@ -13,12 +13,36 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
 
 from ._bridge import Bridge, CollectRoute, OverflowPolicy
+from ._client import ibapi_version
 from ._compat import adapt_wrapper
-from ._errors import ConnectionFailed
+from ._errors import (
+    ClientIdInUse,
+    ConnectionFailed,
+    ConnectionRefused,
+    ConnectionRejected,
+    HandshakeTimeout,
+    TWSError,
+    UnsupportedServerVersion,
+)
 from ._generated._client import Client
 from ._generated._wrapper import GeneratedWrapper
 
-__all__ = ["connect"]
+__all__ = ["DEFAULT_REQUEST_TIMEOUT", "connect"]
+
+#: Seconds a one-shot request may wait for its answer by default (see
+#: docs/reliability.md): the slowest legitimate answers (a month of 1-minute
+#: bars from a busy historical farm, a whole option chain's contract details)
+#: take tens of seconds; an answer that has not come in two minutes is lost.
+DEFAULT_REQUEST_TIMEOUT = 120.0
+
+#: TWS error codes that refuse the session at start-up.
+_CLIENT_ID_IN_USE = 326
+_NOT_CONNECTED = 502  # ibapi's CONNECT_FAIL: "Couldn't connect to TWS..."
+
+_TWS_API_HINT = (
+    'is "Enable ActiveX and Socket Clients" on in its API settings, this address '
+    "a trusted IP, and TWS logged in?"
+)
 
 
 class _Wrapper(GeneratedWrapper):
@@ -54,6 +78,7 @@ async def connect(
     client_id: int = 1,
     *,
     timeout: float = 10.0,  # noqa: ASYNC109 - bounds the handshake, like httpx
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
     buffer_size: int = 100_000,
     overflow: OverflowPolicy = "error",
     optional_capabilities: str = "",
@@ -69,8 +94,14 @@ async def connect(
     Args:
         host: Where TWS or the gateway listens.
         port: Its API port (TWS: 7497 paper / 7496 live; gateway 4002 / 4001).
-        client_id: This client's id; TWS refuses two connections with the same one.
+        client_id: This client's id; TWS refuses two connections with the same
+            one (see docs/reliability.md for a strategy).
         timeout: Seconds allowed for connecting and the handshake.
+        request_timeout: Seconds a one-shot request (one you ``await``) may
+            wait for its answer once sent before it raises
+            :class:`~ib_anyio.RequestTimeout` and TWS's cancel for it is sent
+            (default 120; ``None``: wait as long as it takes). Streams are not
+            affected. Readable and settable later as ``client.request_timeout``.
         buffer_size: Items each stream buffers for a consumer that falls behind.
         overflow: What happens when a stream's buffer is full: ``"error"``
             (default) ends the stream with :class:`~ib_anyio.StreamOverflow`
@@ -85,15 +116,26 @@ async def connect(
         The connected :class:`~ib_anyio.Client`.
 
     Raises:
-        ConnectionFailed: TWS could not be reached, did not complete the
-            handshake within ``timeout``, or refused the session (the
-            :class:`~ib_anyio.TWSError` is the ``__cause__``).
+        ConnectionRefused: Nothing listens at ``host:port``.
+        ConnectionRejected: TWS accepted the socket and closed it without
+            starting a session (API connections not enabled or not trusted
+            from this address), or refused it with error 502.
+        HandshakeTimeout: TWS did not complete the handshake and start the
+            session within ``timeout``.
+        UnsupportedServerVersion: TWS speaks a version the installed ibapi cannot.
+        ClientIdInUse: TWS error 326: another connection uses ``client_id``.
+        ConnectionFailed: The base class of all of these; raised as such when
+            the host cannot be reached for another reason, or TWS refused the
+            session with another error (the :class:`~ib_anyio.TWSError` is the
+            ``__cause__``).
         ValueError: For a bad argument.
     """
     if buffer_size < 1:
         raise ValueError(f"buffer_size must be at least 1, not {buffer_size}")
     if overflow not in ("error", "drop_oldest"):
         raise ValueError(f"overflow must be 'error' or 'drop_oldest', not {overflow!r}")
+    if request_timeout is not None and not request_timeout > 0:
+        raise ValueError(f"request_timeout must be positive or None, not {request_timeout!r}")
     where = f"{host}:{port}"
     sock, server_version, conn_time, leftover = await _handshake(
         host, port, timeout, connect_options
@@ -111,7 +153,9 @@ async def connect(
         initial=leftover,
     )
     # The client routes errors from here on; a refusal during start-up fails `ready`.
-    client = Client(bridge, buffer_size=buffer_size, overflow=overflow)
+    client = Client(
+        bridge, buffer_size=buffer_size, overflow=overflow, request_timeout=request_timeout
+    )
     ready = CollectRoute(bridge, "__connect__", single=False)
     wrapper._routes["__connect__"] = ready
     bridge.start()
@@ -122,19 +166,38 @@ async def connect(
                 while not ready.finished:
                     await ready.wait()
         except TimeoutError:
-            raise ConnectionFailed(
+            raise HandshakeTimeout(
                 f"TWS at {where} did not start the API session within {timeout} s"
             ) from None
         finally:
             del wrapper._routes["__connect__"]
         if ready.error is not None:
-            raise ConnectionFailed(
-                f"TWS at {where} refused the session: {ready.error}"
-            ) from ready.error
+            raise _refusal(where, client_id, ready.error) from ready.error
         client.managed_accounts = tuple(wrapper.accounts or ())
         yield client
     finally:
         await bridge.aclose()
+
+
+def _refusal(where: str, client_id: int, error: BaseException) -> ConnectionFailed:
+    """The exception for a session TWS ended before it started."""
+    if isinstance(error, TWSError):
+        if error.code == _CLIENT_ID_IN_USE:
+            return ClientIdInUse(where, client_id, error.message, error.code)
+        if error.code == _NOT_CONNECTED:
+            return ConnectionRejected(f"TWS at {where} refused the session: {error}")
+        return ConnectionFailed(f"TWS at {where} refused the session: {error}")
+    return ConnectionRejected(
+        f"TWS at {where} closed the connection before starting the API session: {_TWS_API_HINT}"
+    )
+
+
+def _all_refused(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (anyio's cause for a failed connect) is a refusal, of every address."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    inner = getattr(exc, "exceptions", None)  # an ExceptionGroup: one per address tried
+    return isinstance(inner, tuple) and bool(inner) and all(_all_refused(e) for e in inner)
 
 
 async def _handshake(
@@ -147,12 +210,23 @@ async def _handshake(
 
     The server answers the ``API\\0`` greeting with one frame of exactly two
     fields (server version, connection time) and sends nothing more until
-    ``startApi``.
+    ``startApi``. Every failure is raised as the :class:`ConnectionFailed`
+    subclass that names it, as soon as it is known.
     """
     where = f"{host}:{port}"
+    connected = False
     try:
         with anyio.fail_after(timeout):
-            stream = await anyio.connect_tcp(host, port)
+            try:
+                stream = await anyio.connect_tcp(host, port)
+            except OSError as exc:
+                if _all_refused(exc) or _all_refused(exc.__cause__):
+                    raise ConnectionRefused(
+                        f"could not connect to TWS at {where}: connection refused; "
+                        f"is TWS or IB Gateway running, with its API port at {port}?"
+                    ) from exc
+                raise ConnectionFailed(f"could not connect to TWS at {where}: {exc}") from exc
+            connected = True
             try:
                 versions = f"v{MIN_CLIENT_VER}..{MAX_CLIENT_VER}"
                 if connect_options:
@@ -170,19 +244,31 @@ async def _handshake(
             finally:
                 await stream.aclose()
     except TimeoutError:
-        raise ConnectionFailed(f"no handshake from TWS at {where} within {timeout} s") from None
+        if not connected:
+            raise HandshakeTimeout(
+                f"could not connect to TWS at {where} within {timeout} s"
+            ) from None
+        raise HandshakeTimeout(f"no handshake from TWS at {where} within {timeout} s") from None
     except (OSError, anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError) as exc:
-        raise ConnectionFailed(f"could not connect to TWS at {where}: {exc}") from exc
+        if isinstance(exc, ConnectionFailed):
+            raise
+        closed = f"TWS at {where} closed the connection without answering the handshake"
+        raise ConnectionRejected(f"{closed}: {_TWS_API_HINT}") from exc
     sock.setblocking(True)
     try:
         server_version = int(fields[0])
     except ValueError:
         sock.close()
         raise ConnectionFailed(f"TWS at {where} sent a bad server version: {fields[0]!r}") from None
-    if server_version < MIN_CLIENT_VER:
+    if not MIN_CLIENT_VER <= server_version <= MAX_CLIENT_VER:
         sock.close()
-        raise ConnectionFailed(
-            f"TWS at {where} speaks server version {server_version}; "
-            f"ibapi needs >= {MIN_CLIENT_VER}"
+        too_old = server_version < MIN_CLIENT_VER
+        advice = "upgrade TWS or IB Gateway" if too_old else "install a newer ibapi"
+        raise UnsupportedServerVersion(
+            f"TWS at {where} speaks server version {server_version}; the installed "
+            f"ibapi {ibapi_version()} speaks {MIN_CLIENT_VER} to {MAX_CLIENT_VER}: {advice}",
+            server_version=server_version,
+            min_version=MIN_CLIENT_VER,
+            max_version=MAX_CLIENT_VER,
         )
     return sock, server_version, fields[1].decode(errors="replace"), leftover
