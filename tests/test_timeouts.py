@@ -19,6 +19,7 @@ import pytest
 
 import ib_anyio
 from ib_anyio import orders, sim
+from tests.doc_examples import examples, run_example, same_lines
 from tests.helpers import stock
 
 
@@ -226,3 +227,14 @@ async def test_anyio_time_limit_leaves_nothing_behind(
     assert _cancels(server) == expected
     assert set(client._routes) == routes
     assert client._shared == {}
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(code, expected) for _, code, expected in examples("reliability.md")],
+    ids=[f"example{index}" for index, _, _ in examples("reliability.md")],
+)
+def test_reliability_doc_examples(backend: str, code: str, expected: list[str]) -> None:
+    assert expected  # every example says what it prints
+    assert same_lines(run_example("reliability.md", code, backend), expected)
