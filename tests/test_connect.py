@@ -116,10 +116,14 @@ async def test_connect_to_closed_port_is_refused_at_once() -> None:
     assert _ib_threads() == []
 
 
-async def test_accepted_then_closed_is_rejected_at_once() -> None:
-    """TWS not accepting API connections: it accepts the socket and closes it."""
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_accepted_then_closed_is_rejected_at_once(reset: bool) -> None:
+    """TWS not accepting API connections: it accepts the socket and closes (or resets) it."""
 
     async def close_at_once(stream: SocketStream) -> None:
+        if reset:  # close with RST instead of FIN
+            raw = stream.extra(SocketAttribute.raw_socket)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         await stream.aclose()
 
     async with _scripted_tws(close_at_once) as port:
