@@ -16,6 +16,8 @@ What TWS does and the simulator copies:
   tickString last timestamp. With ``snapshot`` one round, then ``tickSnapshotEnd``. After
   ``reqMarketDataType`` each ``reqMktData`` is first answered with ``marketDataType``, and
   delayed types (3, 4) use the delayed tick types (66-68, 69-71, 74, 88).
+* A ``startApi`` with a client id that another connection already started with gets
+  error 326 (id -1) and the server closes the connection.
 * Unknown or ambiguous contracts get error 200 with the request's id.
 * Orders and the account are the desk's (``_desk``): it hands requests to the broker
   (``_broker``) and the account (``_account``) and sends what they answer, to the
@@ -84,6 +86,12 @@ NO_SECURITY = "No security definition has been found for the request"
 #: TWS's code for a request it could not read ("Server error when reading an API client
 #: request"); the simulator also uses it for messages it fails to decode.
 DECODE_ERROR = 320
+#: TWS's answer to a ``startApi`` whose client id another connection already uses; TWS
+#: then closes the connection.
+CLIENT_ID_IN_USE = 326
+CLIENT_ID_IN_USE_TEXT = (
+    "Unable to connect as the client id is already in use. Retry with a unique client id."
+)
 #: The simulator's own code for a request it does not implement (no TWS code is assigned
 #: to it, so no client can mistake it for a real TWS condition).
 NOT_SUPPORTED = 10999
@@ -434,6 +442,14 @@ class _Connection:
     # -- request handlers ------------------------------------------------------------
 
     async def start_api(self, fields: Fields) -> None:
+        if any(
+            other is not self and other.started and other.client_id == self.client_id
+            for other in self.server._conns.values()
+        ):
+            # As TWS: error 326 with id -1, then the server closes the connection.
+            await self.send(self._error(-1, CLIENT_ID_IN_USE, CLIENT_ID_IN_USE_TEXT))
+            self.scope.cancel()
+            return
         self.started = True
         self.desk.attach(self)
         enc = self.encoder
