@@ -194,6 +194,29 @@ async def test_other_refusal_at_start_is_a_connection_failure() -> None:
     )
 
 
+async def test_client_id_in_use_on_the_simulator(server: sim.SimServer) -> None:
+    async with ib_anyio.connect(server.host, server.port, client_id=3) as first:
+        with anyio.fail_after(5), pytest.raises(ib_anyio.ClientIdInUse) as info:
+            async with ib_anyio.connect(server.host, server.port, client_id=3, timeout=30):
+                pytest.fail("connected with a client id in use")
+        err = info.value
+        assert str(err) == (
+            f"TWS at {server.host}:{server.port} refused client id 3: error 326: {_IN_USE}"
+        )
+        assert (err.client_id, err.code, err.message) == (3, 326, _IN_USE)
+        assert len(_ib_threads()) == 2  # the first connection's only
+        assert first.is_connected
+        await first.req_current_time()
+    assert _ib_threads() == []
+    # Once the first connection is gone, the id is free again.
+    with anyio.fail_after(5):
+        await server.wait_for(lambda m: m.name == "disconnect", count=2)
+    async with ib_anyio.connect(server.host, server.port, client_id=3) as again:
+        await again.req_current_time()
+    started = [m.client_id for m in server.received if m.name == "startApi"]
+    assert started == [3, 3, 3]
+
+
 @pytest.mark.parametrize("version", [50, MIN_CLIENT_VER - 1, MAX_CLIENT_VER + 1])
 async def test_server_version_ibapi_cannot_speak(version: int) -> None:
     async def answer(stream: SocketStream) -> None:
