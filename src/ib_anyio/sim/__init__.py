@@ -17,11 +17,14 @@ quotes, with executions, commissions and TWS's rejections), ``cancelOrder``,
 executions, positions, account updates and summaries, the "multi" variants and PnL; with
 the matching cancels, for every server version from 100 to 226, in text or protobuf as
 TWS would. Every client message is recorded in ``server.received``; a request it does
-not serve is answered with an error carrying its id. See docs/sim.md.
+not serve is answered with an error carrying its id; ``server.faults`` injects faults
+(drops, stalls, bad frames, unknown messages and ticks, connectivity notices). See
+docs/sim.md.
 """
 
 import contextlib
 
+from ._faults import Faults as Faults
 from ._protocol import SIM_MAX_VERSION as SIM_MAX_VERSION
 from ._server import Received as Received
 from ._server import SimServer as SimServer
@@ -30,7 +33,16 @@ from ._server import serve as serve
 from ._universe import UNIVERSE as UNIVERSE
 from ._universe import Instrument as Instrument
 
-__all__ = ["SIM_MAX_VERSION", "UNIVERSE", "Instrument", "Received", "SimServer", "main", "serve"]
+__all__ = [
+    "SIM_MAX_VERSION",
+    "UNIVERSE",
+    "Faults",
+    "Instrument",
+    "Received",
+    "SimServer",
+    "main",
+    "serve",
+]
 
 for _name in __all__:
     _obj = globals()[_name]

@@ -50,6 +50,7 @@ from ._broker import Broker, SimOrder
 from ._decode import Fields, Out, decode_request
 from ._desk import Desk
 from ._encode import Encoder
+from ._faults import Faults
 from ._market import Market
 from ._protocol import (
     SIM_MAX_VERSION,
@@ -120,7 +121,8 @@ class Received:
         name: EClient's request name, e.g. ``"reqMktData"``. Two pseudo-messages frame
             each connection: ``"handshake"`` (fields ``minVersion``, ``maxVersion``,
             ``options``, ``serverVersion``: the negotiated version or ``None`` when refused)
-            first, ``"disconnect"`` (no fields) once the connection is gone.
+            first, ``"disconnect"`` (no fields) once the connection is gone; a connection
+            refused by ``faults.refuse_api`` is only ``"refused"`` (no fields).
         fields: The request's fields by EClient parameter name (``reqId``, ``contract``...).
     """
 
@@ -180,6 +182,9 @@ class SimServer:
         #: Orders of every client, matched against :attr:`market`.
         self.broker = Broker(self.market, self.account, status_repeats=status_repeats)
         self._desk = Desk(self.market, self.account, self.broker)
+        #: Fault injection: drop, stall, stop reading, bad frames, unknown messages and
+        #: ticks, connectivity notices, refusing API connections (see :class:`Faults`).
+        self.faults = Faults(self)
 
     @property
     def connections(self) -> int:
@@ -309,6 +314,10 @@ class SimServer:
 
     async def _handle(self, stream: anyio.abc.SocketStream) -> None:
         self._next_conn += 1
+        if self.faults.refuse_api:  # as TWS with API connections disabled
+            await stream.aclose()
+            self._record(Received(None, self._next_conn, "refused", {}))
+            return
         conn = _Connection(self, self._next_conn, stream)
         self._conns[conn.number] = conn
         try:
@@ -343,10 +352,18 @@ class _Connection:
         self.desk = server._desk
         self.ticks: dict[int, Instrument] = {}  # streaming reqMktData by request id
         self._send_lock = anyio.Lock()
+        self.stalled = False  # Faults.stall: send nothing (discard) while true
+        self.read_gate: anyio.Event | None = None  # Faults.stop_reading: wait on it
         self.streams: dict[tuple[str, int], anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
 
     async def send(self, data: bytes) -> None:
+        if self.stalled:
+            return
+        await self.send_raw(data)
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write ``data`` whole, between other tasks' messages, even when stalled."""
         async with self._send_lock:
             await self.stream.send(data)
 
@@ -376,6 +393,8 @@ class _Connection:
 
     async def _read_loop(self, reader: BufferedByteReceiveStream) -> None:
         while True:
+            while self.read_gate is not None:
+                await self.read_gate.wait()
             payload = await read_frame(reader)
             msg_id, is_protobuf, body = split_message(payload, self.version)
             name, fields = decode_request(msg_id, is_protobuf, body, self.version)
@@ -815,6 +834,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--status-repeats", type=int, default=1, help="extra copies of a final orderStatus"
     )
+    parser.add_argument(
+        "--refuse-api",
+        action="store_true",
+        help="accept connections and close them unanswered (TWS with the API disabled)",
+    )
     args = parser.parse_args(argv)
 
     async def run() -> None:
@@ -828,6 +852,7 @@ def main(argv: list[str] | None = None) -> int:
             cash=args.cash,
             status_repeats=args.status_repeats,
         ) as server:
+            server.faults.refuse_api = args.refuse_api
             print(
                 f"Simulated TWS listening on {server.host}:{server.port} "
                 f"(server version {server.server_version}); Ctrl-C stops it",
