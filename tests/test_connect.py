@@ -138,6 +138,27 @@ async def test_accepted_then_closed_is_rejected_at_once(reset: bool) -> None:
     assert _ib_threads() == []
 
 
+async def test_simulator_refusing_api_connections_is_rejected_at_once(
+    server: sim.SimServer,
+) -> None:
+    async with ib_anyio.connect(server.host, server.port, client_id=1) as open_before:
+        server.faults.refuse_api = True
+        with anyio.fail_after(5), pytest.raises(ib_anyio.ConnectionRejected) as info:
+            async with ib_anyio.connect(server.host, server.port, client_id=2, timeout=30):
+                pytest.fail("connected to a TWS refusing API connections")
+        assert str(info.value) == (
+            f"TWS at {server.host}:{server.port} closed the connection without answering "
+            f"the handshake: {_API_HINT}"
+        )
+        assert len(_ib_threads()) == 2  # the connection opened before only
+        await open_before.req_current_time()  # untouched
+        assert [m.name for m in server.received].count("refused") == 1
+        server.faults.refuse_api = False
+        async with ib_anyio.connect(server.host, server.port, client_id=2) as after:
+            await after.req_current_time()
+    assert _ib_threads() == []
+
+
 async def test_closed_before_the_session_starts_is_rejected_at_once() -> None:
     async def close_on_start_api(stream: SocketStream) -> None:
         received = await _greeted(stream, MIN_CLIENT_VER)
