@@ -955,6 +955,14 @@ def _raises_doc(request: Request, defn: Definition) -> tuple[tuple[str, str], ..
         when = " (when iterating, for a subscription)" if request.kind in ("stream", "flag") else ""
         raises.append(("TWSError", f"TWS reported an error for this request{when}."))
         raises.append(("ConnectionLost", "The connection to TWS was lost."))
+        if request.kind in ("one_shot", "flag"):
+            what = "Awaited, TWS" if request.kind == "flag" else "TWS"
+            raises.append(
+                (
+                    "RequestTimeout",
+                    f"{what} did not answer within the client's ``request_timeout``.",
+                )
+            )
     if request.added_in is not None:
         raises.append(
             ("UnsupportedRequest", f"The installed ibapi is older than {request.added_in}.")

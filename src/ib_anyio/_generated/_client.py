@@ -668,6 +668,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "CalculateImpliedVolatilityResponse",
@@ -700,6 +701,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "CalculateOptionPriceResponse",
@@ -780,6 +782,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("QueryDisplayGroupsResponse", await self._one_shot(_QUERY_DISPLAY_GROUPS, ()))
 
@@ -799,6 +802,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReplaceFAResponse", await self._one_shot(_REPLACE_FA, (fa_data, cxml)))
 
@@ -903,6 +907,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqAllOpenOrdersResponse]", await self._one_shot(_REQ_ALL_OPEN_ORDERS, ())
@@ -936,6 +941,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqCompletedOrdersResponse]",
@@ -957,6 +963,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqContractDetailsResponse]",
@@ -975,6 +982,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReqCurrentTimeResponse", await self._one_shot(_REQ_CURRENT_TIME, ()))
 
@@ -990,6 +998,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
             UnsupportedRequest: The installed ibapi is older than 10.37.2.
         """
         return cast(
@@ -1011,6 +1020,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqExecutionsResponse]", await self._one_shot(_REQ_EXECUTIONS, (exec_filter,))
@@ -1028,6 +1038,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReqFamilyCodesResponse", await self._one_shot(_REQ_FAMILY_CODES, ()))
 
@@ -1052,6 +1063,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
             UnsupportedRequest: The installed ibapi is 10.50.2 or newer: it lacks
                 ``reqFundamentalData``.
         """
@@ -1094,6 +1106,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqHeadTimeStampResponse",
@@ -1120,6 +1133,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqHistogramDataResponse",
@@ -1202,6 +1216,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request (when iterating, for a subscription).
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: Awaited, TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "Subscription[ReqHistoricalDataStream] | Awaitable[list[ReqHistoricalDataResponse]]",
@@ -1249,6 +1264,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqHistoricalNewsResponse]",
@@ -1297,6 +1313,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqHistoricalTicksResponse]",
@@ -1330,6 +1347,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReqIdsResponse", await self._one_shot(_REQ_IDS, (num_ids,)))
 
@@ -1345,6 +1363,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReqManagedAcctsResponse", await self._one_shot(_REQ_MANAGED_ACCTS, ()))
 
@@ -1376,6 +1395,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqMarketRuleResponse", await self._one_shot(_REQ_MARKET_RULE, (market_rule_id,))
@@ -1395,6 +1415,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqMatchingSymbolsResponse", await self._one_shot(_REQ_MATCHING_SYMBOLS, (pattern,))
@@ -1460,6 +1481,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request (when iterating, for a subscription).
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: Awaited, TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "Subscription[ReqMktDataStream] | Awaitable[list[ReqMktDataResponse]]",
@@ -1513,6 +1535,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqMktDepthExchangesResponse", await self._one_shot(_REQ_MKT_DEPTH_EXCHANGES, ())
@@ -1536,6 +1559,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqNewsArticleResponse",
@@ -1575,6 +1599,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReqNewsProvidersResponse", await self._one_shot(_REQ_NEWS_PROVIDERS, ()))
 
@@ -1593,6 +1618,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("list[ReqOpenOrdersResponse]", await self._one_shot(_REQ_OPEN_ORDERS, ()))
 
@@ -1722,6 +1748,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqScannerParametersResponse", await self._one_shot(_REQ_SCANNER_PARAMETERS, ())
@@ -1781,6 +1808,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqSecDefOptParamsResponse]",
@@ -1804,6 +1832,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "ReqSmartComponentsResponse",
@@ -1821,6 +1850,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReqSoftDollarTiersResponse", await self._one_shot(_REQ_SOFT_DOLLAR_TIERS, ()))
 
@@ -1865,6 +1895,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
             UnsupportedRequest: The installed ibapi is older than 10.37.2.
         """
         return cast("ReqUserInfoResponse", await self._one_shot(_REQ_USER_INFO, ()))
@@ -1883,6 +1914,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
             UnsupportedRequest: The installed ibapi is older than 10.37.2.
         """
         return cast(
@@ -1900,6 +1932,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
             UnsupportedRequest: The installed ibapi is older than 10.37.2.
         """
         return cast("ReqWshMetaDataResponse", await self._one_shot(_REQ_WSH_META_DATA, ()))
@@ -1920,6 +1953,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("RequestFAResponse", await self._one_shot(_REQUEST_FA, (fa_data,)))
 

@@ -102,6 +102,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast("ReqNowResponse", await self._one_shot(_REQ_NOW, ()))
 
@@ -139,6 +140,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request.
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
         """
         return cast(
             "list[ReqThingResponse]",
@@ -175,6 +177,7 @@ class Client(ClientBase):
         Raises:
             TWSError: TWS reported an error for this request (when iterating, for a subscription).
             ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: Awaited, TWS did not answer within the client's ``request_timeout``.
             UnsupportedRequest: The installed ibapi is older than 1.0.
         """
         return cast(
