@@ -18,6 +18,9 @@ What TWS does and the simulator copies:
   delayed types (3, 4) use the delayed tick types (66-68, 69-71, 74, 88).
 * A ``startApi`` with a client id that another connection already started with gets
   error 326 (id -1) and the server closes the connection.
+* TWS's limits (``_rules``): the message rate (error 100 and a disconnect; off by
+  default), market-data lines (error 101) and historical-data pacing (error 162; off by
+  default). Faults are injected through ``SimServer.faults`` (``_faults``).
 * Unknown or ambiguous contracts get error 200 with the request's id.
 * Orders and the account are the desk's (``_desk``): it hands requests to the broker
   (``_broker``) and the account (``_account``) and sends what they answer, to the
@@ -60,6 +63,17 @@ from ._protocol import (
     parse_handshake,
     read_frame,
     split_message,
+)
+from ._rules import (
+    HIST_PACING_CODE,
+    HIST_PACING_TEXT,
+    MAX_TICKERS_CODE,
+    MAX_TICKERS_TEXT,
+    MSG_RATE_CODE,
+    HistoricalPacing,
+    MessageRate,
+    Rules,
+    msg_rate_text,
 )
 from ._universe import (
     UNIVERSE,
@@ -162,6 +176,7 @@ class SimServer:
         *,
         cash: float = 1_000_000.0,
         status_repeats: int = 1,
+        rules: Rules | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -175,6 +190,8 @@ class SimServer:
         self._next_conn = 0
         self._failures: list[BaseException] = []
         self._ignored: set[str] = set()
+        #: TWS's limits this server enforces (message rate, tickers, historical pacing).
+        self.rules = rules or Rules()
         #: Current quotes of the universe, shared by every connection and the broker.
         self.market = Market(seed)
         #: The one simulated account (``DU1234567``): cash, positions, PnL.
@@ -351,6 +368,8 @@ class _Connection:
         self.auto_open = False  # client 0 after reqAutoOpenOrders(true)
         self.desk = server._desk
         self.ticks: dict[int, Instrument] = {}  # streaming reqMktData by request id
+        self.rate = MessageRate(server.rules)
+        self.hist_pacing = HistoricalPacing(server.rules)
         self._send_lock = anyio.Lock()
         self.stalled = False  # Faults.stall: send nothing (discard) while true
         self.read_gate: anyio.Event | None = None  # Faults.stop_reading: wait on it
@@ -402,6 +421,12 @@ class _Connection:
             if msg_id == Out.START_API and isinstance(client_id, int):
                 self.client_id = client_id
             self._record(name, fields)
+            received = self.rate.exceeded()
+            if received is not None:  # as TWS: error 100, then the connection is closed
+                limit = self.server.rules.max_msg_rate or 0
+                await self.send(self._error(-1, MSG_RATE_CODE, msg_rate_text(limit, received)))
+                self.scope.cancel()
+                return
             if "decodeError" in fields:
                 logger.warning(
                     "simulated TWS: could not decode %s from client %s: %s",
@@ -587,6 +612,9 @@ class _Connection:
 
     async def req_historical_data(self, fields: Fields) -> None:
         req_id = _int(fields, "reqId")
+        if self.hist_pacing.violation(fields):
+            await self.send(self._error(req_id, HIST_PACING_CODE, HIST_PACING_TEXT))
+            return
         inst = self._one(req_id, fields.get("contract"))
         if isinstance(inst, bytes):
             await self.send(inst)
@@ -623,6 +651,16 @@ class _Connection:
         inst = self._one(req_id, fields.get("contract"))
         if isinstance(inst, bytes):
             await self.send(inst)
+            return
+        limit = self.server.rules.max_tickers
+        streaming = not (fields.get("snapshot") or fields.get("regulatorySnapshot"))
+        if (
+            streaming
+            and limit is not None
+            and req_id not in self.ticks
+            and len(self.ticks) >= limit
+        ):
+            await self.send(self._error(req_id, MAX_TICKERS_CODE, MAX_TICKERS_TEXT))
             return
         head = b""
         if self.market_data_type:
@@ -778,6 +816,10 @@ async def serve(
     burst: int = 0,
     cash: float = 1_000_000.0,
     status_repeats: int = 1,
+    max_msg_rate: int | None = None,
+    max_tickers: int | None = 100,
+    hist_pacing: bool = False,
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[SimServer]:
     """Run a simulated TWS for the duration of the ``async with`` block.
 
@@ -793,6 +835,15 @@ async def serve(
         cash: The simulated account's starting cash, in USD.
         status_repeats: How many extra times a final ``orderStatus`` (Filled,
             Cancelled, ...) is repeated, as TWS does; 0 sends each once.
+        max_msg_rate: Messages a client may send in any one second; one more gets
+            TWS's error 100 and the connection is closed. ``None`` (the default): no
+            limit. TWS's is 50.
+        max_tickers: Streaming market-data lines per connection; one more
+            ``reqMktData`` gets error 101 with its id. ``None``: no limit.
+        hist_pacing: Pace historical-data requests as TWS does (error 162 with the
+            request's id; see ``_rules``).
+        clock: Seconds from a monotonic clock, for the rules above (default
+            ``time.monotonic``); tests pass one they advance.
 
     Yields:
         The running :class:`SimServer`. Leaving the block closes every connection.
@@ -810,6 +861,12 @@ async def serve(
             burst,
             cash=cash,
             status_repeats=status_repeats,
+            rules=Rules(
+                max_msg_rate=max_msg_rate,
+                max_tickers=max_tickers,
+                hist_pacing=hist_pacing,
+                clock=clock or time.monotonic,
+            ),
         )
         tg.start_soon(listener.serve, server._handle, tg)
         tg.start_soon(server._clock)
@@ -835,6 +892,18 @@ def main(argv: list[str] | None = None) -> int:
         "--status-repeats", type=int, default=1, help="extra copies of a final orderStatus"
     )
     parser.add_argument(
+        "--max-msg-rate",
+        type=int,
+        default=None,
+        help="messages per second a client may send (TWS: 50); past it error 100, disconnect",
+    )
+    parser.add_argument(
+        "--max-tickers", type=int, default=100, help="market-data lines per connection (0: any)"
+    )
+    parser.add_argument(
+        "--hist-pacing", action="store_true", help="pace historical data requests (error 162)"
+    )
+    parser.add_argument(
         "--refuse-api",
         action="store_true",
         help="accept connections and close them unanswered (TWS with the API disabled)",
@@ -851,6 +920,9 @@ def main(argv: list[str] | None = None) -> int:
             burst=args.burst,
             cash=args.cash,
             status_repeats=args.status_repeats,
+            max_msg_rate=args.max_msg_rate,
+            max_tickers=args.max_tickers or None,
+            hist_pacing=args.hist_pacing,
         ) as server:
             server.faults.refuse_api = args.refuse_api
             print(
