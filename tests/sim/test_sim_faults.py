@@ -109,21 +109,30 @@ async def test_stall_sends_nothing_until_resumed(server: SimServer, app: App) ->
     assert app.isConnected()
 
 
-async def test_stop_reading_backs_up_the_clients_writes(server: SimServer) -> None:
+async def test_stop_reading_backs_up_the_clients_writes(server: SimServer, app: App) -> None:
     server.ignore("reqCurrentTime")
-    stream, _ = await raw_client(server)
+    stream, _ = await raw_client(server, client_id=1)
     fd = stream.extra(anyio.abc.SocketAttribute.raw_socket).fileno()
     sock = socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM)  # a dup, to write raw
     message = frame(b"49\x001\x00" + b"x" * 65_000 + b"\x00")  # reqCurrentTime, padded
+
+    def read_so_far() -> int:
+        return len([m for m in server.received if m.name == "reqCurrentTime" and m.conn == 2])
+
     async with stream:
         sock.setblocking(False)
-        server.faults.stop_reading()
+        server.faults.stop_reading(client_id=1)
         sent = fill(sock, message)
-        before = len([m for m in server.received if m.name == "reqCurrentTime"])
-        assert before < sent // len(message)
-        server.faults.resume_reading()
+        # A round trip on the other connection lets the server run meanwhile: it still
+        # reads nothing more than the frame it was waiting for when told to stop.
+        await call(app.reqIds, 1)
+        await app.wait_for("nextValidId", count=2)
+        assert read_so_far() <= 1 < sent // len(message)
+        server.faults.resume_reading(client_id=1)
         with anyio.fail_after(WAIT):
-            await server.wait_for(lambda m: m.name == "reqCurrentTime", sent // len(message))
+            await server.wait_for(
+                lambda m: m.name == "reqCurrentTime" and m.conn == 2, sent // len(message)
+            )
 
 
 async def test_truncated_frame_then_close(server: SimServer) -> None:
