@@ -197,7 +197,8 @@ async def test_tick_type_newer_than_ibapi_reaches_the_wrapper(
     assert events == [expected]
     from ibapi.ticktype import TickTypeEnum
 
-    assert TickTypeEnum.toStr(UNKNOWN_TICK_TYPE).startswith("NOTFOUND")
+    to_str = getattr(TickTypeEnum, "toStr", None) or TickTypeEnum.to_str  # 9.81: to_str
+    assert to_str(UNKNOWN_TICK_TYPE).startswith("NOTFOUND")
 
 
 @pytest.mark.parametrize(
