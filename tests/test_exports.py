@@ -23,6 +23,7 @@ def test_our_classes_show_the_public_module() -> None:
         "Client",
         "TWSError",
         "ConnectionLost",
+        "ProtocolError",
         "ConnectionFailed",
         "ClientIdInUse",
         "ConnectionRefused",
@@ -47,6 +48,7 @@ def test_our_classes_show_the_public_module() -> None:
 
 def test_errors_subclass_the_matching_builtins() -> None:
     assert issubclass(ib_anyio.ConnectionLost, ConnectionError)
+    assert issubclass(ib_anyio.ProtocolError, ib_anyio.ConnectionLost)
     assert issubclass(ib_anyio.ConnectionFailed, ConnectionError)
     assert issubclass(ib_anyio.UnsupportedRequest, NotImplementedError)
     assert issubclass(ib_anyio.RequestTimeout, TimeoutError)
@@ -63,6 +65,7 @@ def test_errors_subclass_the_matching_builtins() -> None:
     for name in (
         "TWSError",
         "ConnectionLost",
+        "ProtocolError",
         "ConnectionFailed",
         "RequestTimeout",
         "StreamOverflow",

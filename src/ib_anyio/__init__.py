@@ -26,6 +26,7 @@ from ._errors import ConnectionRefused as ConnectionRefused
 from ._errors import ConnectionRejected as ConnectionRejected
 from ._errors import HandshakeTimeout as HandshakeTimeout
 from ._errors import IBError as IBError
+from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestTimeout as RequestTimeout
 from ._errors import StreamOverflow as StreamOverflow
 from ._errors import TWSError as TWSError
@@ -63,6 +64,7 @@ __all__ = [
     "OrderEvent",
     "OrderPlacement",
     "OverflowPolicy",
+    "ProtocolError",
     "RequestTimeout",
     "ScannerSubscription",
     "StreamOverflow",

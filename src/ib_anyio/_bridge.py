@@ -15,6 +15,19 @@ ibapi's ``Decoder`` and ``EWrapper`` dispatch intact but own the socket side:
   ``run_sync_soon`` on the event loop wakes them all;
 * a **writer thread** does the blocking ``sendall``: ``EClient`` methods called
   on the event loop only enqueue bytes, so the loop never blocks on a write.
+  The queue is unbounded by design: a peer that stops reading makes it grow by
+  what the caller sends (requests are small, and paced), never blocks the
+  loop, and is delivered in order once the peer reads again; a peer that never
+  does is noticed by the requests' ``request_timeout``, and closing the
+  connection discards the queue.
+
+Bad input from TWS: a length prefix above ibapi's ``MAX_MSG_LEN`` (16 MiB;
+garbage bytes read as a header are nearly always such a length), or a close in
+the middle of a frame, raises :class:`~ib_anyio.ProtocolError` at once (nothing
+is buffered for the announced length): the frame boundaries are lost, so the
+connection is closed and every open route ends with that error. A well-framed
+message with an id the installed ibapi does not know (a newer TWS) is logged
+once per id and skipped; the next message is read as usual.
 
 A slow consumer never stalls the reader thread: each stream has a bounded
 buffer with a documented overflow policy (see :class:`StreamRoute`).
@@ -36,10 +49,10 @@ from typing import Any, Literal
 import anyio
 import anyio.lowlevel
 from ibapi.client import EClient
-from ibapi.decoder import Decoder
+from ibapi.decoder import Decoder, HandleInfo
 from ibapi.wrapper import EWrapper
 
-from ._errors import ConnectionLost, StreamOverflow
+from ._errors import ConnectionLost, ProtocolError, StreamOverflow
 
 __all__ = ["Bridge", "CollectRoute", "Route", "StreamRoute", "WrapperBase"]
 
@@ -50,6 +63,8 @@ OverflowPolicy = Literal["error", "drop_oldest"]
 #: From this server version on, message ids are 4-byte binary ints (ibapi 10.x).
 MIN_SERVER_VER_PROTOBUF = 201
 PROTOBUF_MSG_ID = 200
+#: ibapi's ``MAX_MSG_LEN`` (``ibapi.const``): the longest frame TWS sends or accepts.
+MAX_MSG_LEN = 0xFFFFFF
 
 _DECODER_TAKES_MSG_ID = "msgId" in inspect.signature(Decoder.interpret).parameters
 _unpack_size = struct.Struct(">I").unpack_from
@@ -331,6 +346,8 @@ class Bridge:
         if optional_capabilities:
             ec.optCapab = optional_capabilities
         ec.decoder = Decoder(wrapper, server_version)
+        self.unknown_msg_ids: set[int] = set()
+        _skip_unknown_ids(ec.decoder, self.unknown_msg_ids)
         self.eclient = ec
         self._binary_ids = server_version >= MIN_SERVER_VER_PROTOBUF and _DECODER_TAKES_MSG_ID
         self._reader = threading.Thread(
@@ -392,18 +409,25 @@ class Bridge:
 
     def _read_loop(self) -> None:
         exc: BaseException | None = None
+        lost: ConnectionLost
         try:
             self._read_frames()
-        except OSError as e:
+        except OSError as e:  # ProtocolError too (a ConnectionError)
             exc = e
         except BaseException as e:  # a bug of ours: report it, never die silently
             logger.exception("ib_anyio reader thread failed")
             exc = e
         finally:
             self.connected = False
-            reason = "connection closed" if self._closing else "TWS closed the connection"
-            lost = ConnectionLost(f"{reason}{f': {exc}' if exc else ''}")
-            lost.__cause__ = exc
+            if isinstance(exc, ProtocolError) and not self._closing:
+                logger.error("ib_anyio: closing the connection to TWS: %s", exc)
+                with contextlib.suppress(OSError):  # the writer thread and TWS see it closed
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                lost = exc
+            else:
+                reason = "connection closed" if self._closing else "TWS closed the connection"
+                lost = ConnectionLost(f"{reason}{f': {exc}' if exc else ''}")
+                lost.__cause__ = exc
             self.lost = lost
             self._call_soon(self._finish_reader, lost)
 
@@ -424,6 +448,8 @@ class Bridge:
             pos = 0
             while end - pos >= 4:
                 (size,) = unpack(data, pos)
+                if size > MAX_MSG_LEN:
+                    raise _bad_length(size, data, pos)
                 start = pos + 4
                 stop = start + size
                 if stop > end:
@@ -454,6 +480,8 @@ class Bridge:
                 self._flush_wakes()
             chunk = sock.recv(_RECV_SIZE)
             if not chunk:
+                if pending and not self._closing:
+                    raise _cut_off(pending)
                 return
 
     # -- waking the event loop ------------------------------------------
@@ -486,6 +514,55 @@ class Bridge:
         for route in list(self.wrapper._routes.values()):
             route.fail(lost)
         self._reader_done.set()
+
+
+def _bad_length(size: int, data: bytes, pos: int) -> ProtocolError:
+    header = data[pos : pos + 16]
+    return ProtocolError(
+        f"TWS sent a frame header announcing {size} bytes, above ibapi's limit of "
+        f"{MAX_MSG_LEN} (garbage, or a stream out of step); it began {header!r}"
+    )
+
+
+def _cut_off(pending: bytes) -> ProtocolError:
+    if len(pending) < 4:
+        what = f"{len(pending)} of a frame header's 4 bytes"
+    else:
+        (size,) = _unpack_size(pending, 0)
+        what = f"{len(pending) - 4} of a frame's {size} bytes"
+    return ProtocolError(f"TWS closed the connection in the middle of a frame: got {what}")
+
+
+def _skip_unknown_ids(decoder: Decoder, seen: set[int]) -> None:
+    """Give ``decoder`` a handler for every message id up to 200 that it does not know.
+
+    Unknown ids (a TWS newer than the installed ibapi) are logged once each and
+    skipped, instead of ibapi's error 505 for every one of them. The tables are
+    filled once per connection, so the hot loop pays nothing for this.
+    """
+
+    def handler(msg_id: int, kind: str) -> HandleInfo:
+        def skip(_decoder: Decoder, _fields: object) -> None:
+            if msg_id not in seen:
+                seen.add(msg_id)
+                logger.warning(
+                    "TWS sent %s message id %d, which the installed ibapi does not know; "
+                    "skipping it (logged once per id)",
+                    kind,
+                    msg_id,
+                )
+
+        return HandleInfo(proc=skip)
+
+    for attr, kind in (("msgId2handleInfo", "text"), ("msgId2handleInfoProtoBuf", "protobuf")):
+        known: dict[int, HandleInfo] | None = getattr(decoder, attr, None)
+        if known is None:  # ibapi 9.x: no protobuf
+            continue
+        table = dict(known)
+        for msg_id in range(1, PROTOBUF_MSG_ID + 1):
+            if msg_id not in table:
+                table[msg_id] = handler(msg_id, kind)
+        setattr(decoder, attr, table)
 
 
 def _no_protobuf(payload: bytes, msg_id: int) -> None:

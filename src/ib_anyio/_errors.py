@@ -12,6 +12,8 @@ The hierarchy::
     │   ├── UnsupportedServerVersion  TWS speaks a version the installed ibapi cannot
     │   └── ClientIdInUse           TWS error 326: another connection uses this client id
     ├── ConnectionLost              (also ConnectionError) the connection dropped while in use
+    │   └── ProtocolError           TWS sent bytes that are not a stream of frames (garbage,
+    │                               a length above 16 MiB, a frame cut off by a close)
     ├── RequestTimeout              (also TimeoutError) a request got no answer within
     │                               the connection's `request_timeout`
     ├── StreamOverflow              (also anyio.BrokenResourceError) a stream's buffer overflowed
@@ -44,6 +46,7 @@ __all__ = [
     "ConnectionRejected",
     "HandshakeTimeout",
     "IBError",
+    "ProtocolError",
     "RequestTimeout",
     "StreamOverflow",
     "TWSError",
@@ -158,9 +161,27 @@ class ClientIdInUse(ConnectionFailed):
         self.message = message
 
 
-@final
 class ConnectionLost(IBError, ConnectionError):
-    """The connection to TWS was lost while a request or stream was open."""
+    """The connection to TWS was lost while a request or stream was open.
+
+    Every open request and stream ends with it (or with its subclass
+    :class:`ProtocolError`), and so does every later request on the connection.
+    """
+
+
+@final
+class ProtocolError(ConnectionLost):
+    """TWS (or whatever is at the other end) sent bytes that are not a valid stream of frames.
+
+    The frame boundaries are lost for good (garbage bytes, a length prefix above
+    ibapi's 16 MiB ``MAX_MSG_LEN``, or a connection closed in the middle of a
+    frame), so ib_anyio closes the connection, and every open request and stream
+    ends with this error, naming what was wrong. A :class:`ConnectionLost`, so
+    ``except ConnectionLost`` (or ``ConnectionError``) handles both alike.
+
+    A well-framed message that the installed ibapi does not know (a newer TWS)
+    is not an error: it is logged once per message id and skipped.
+    """
 
 
 @final
