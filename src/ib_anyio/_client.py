@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
@@ -49,6 +49,7 @@ from ._orders import (
     check_order_args,
     place_all,
 )
+from ._pacing import DEFAULT_MAX_MSG_RATE, MessagePacer
 from ._spec import REQ_ID, Arg, Call, Const, RequestSpec, _ReqId
 from ._stream import ItemStream, Subscription
 
@@ -146,8 +147,10 @@ class ClientBase:
         buffer_size: int,
         overflow: OverflowPolicy,
         request_timeout: float | None = None,
+        max_msg_rate: int | None = DEFAULT_MAX_MSG_RATE,
     ) -> None:
         self._bridge = bridge
+        self._pacer = MessagePacer(max_msg_rate)
         self._request_timeout = request_timeout
         wrapper: WrapperBase = bridge.wrapper
         self._routes = wrapper._routes
@@ -159,7 +162,7 @@ class ClientBase:
         self._shared: dict[tuple[str, tuple[Any, ...]], SharedRoute] = {}
         # Every order callback goes to the router, from the first message on.
         self._orders = OrderRouter(
-            bridge, next_order_id=self.next_order_id, buffer_size=buffer_size
+            bridge, next_order_id=self.next_order_id, buffer_size=buffer_size, pacer=self._pacer
         )
         for key in ORDER_KEYS:
             self._routes[key] = self._orders
@@ -262,7 +265,9 @@ class ClientBase:
         """
         check_order_args("place_order", contract, order)
         self._check_connected()
-        return OrderPlacement("place_order", lambda: [self._orders.place(contract, order)])
+        return OrderPlacement(
+            "place_order", lambda: [self._orders.place(contract, order)], self._paced(1)
+        )
 
     def place_bracket(self, contract: Contract, orders: Sequence[Order]) -> BracketPlacement:
         """Place a parent order and its attached children (a bracket), transmitted together.
@@ -304,7 +309,7 @@ class ClientBase:
                 child.transmit = i == len(children) - 1
             return trades + place_all(self._orders, contract, children)
 
-        return BracketPlacement("place_bracket", start)
+        return BracketPlacement("place_bracket", start, self._paced(len(group)))
 
     async def what_if(self, contract: Contract, order: Order) -> OrderState:
         """Ask TWS what an order would do to the account, without placing it.
@@ -331,6 +336,8 @@ class ClientBase:
             raise TypeError(f"what_if(): contract must be Contract, not {type(contract).__name__}")
         if not isinstance(order, Order):
             raise TypeError(f"what_if(): order must be Order, not {type(order).__name__}")
+        self._check_connected()
+        await self._pacer.acquire()  # the wait for a permit is not part of the timeout
         self._check_connected()
         return await self._bounded("what_if", self._orders.what_if(contract, order))
 
@@ -473,8 +480,10 @@ class ClientBase:
         found: list[object] = []
         timeout = self._request_timeout
         req_id: int | None = None
+        self._check(spec, args)
+        await self._permit()  # the wait for a permit is not part of the timeout
         with anyio.move_on_after(timeout):
-            async with self._subscribe(spec, args) as stream:
+            async with self._open_stream(spec, args) as stream:
                 req_id = stream.req_id
                 async for item in stream:
                     if isinstance(item, end):
@@ -504,6 +513,7 @@ class ClientBase:
             lock = self._locks[key] = anyio.Lock()
         async with lock:  # id-less requests: one at a time per channel
             if key == _ORDERS:  # open orders: the order router collects them
+                await self._permit()
                 snapshot = self._orders.snapshot(lambda: self._call(spec.call, args, key))
                 return await self._bounded(spec.name, snapshot)
             return await self._run_one_shot(spec, args, key)
@@ -514,7 +524,10 @@ class ClientBase:
             f"{spec.name}() streams: use `async with client.{spec.name}(...) as stream:`"
             ", not `await`"
         )
-        return Subscription(spec.name, lambda: self._open_stream(spec, args), usage=usage)
+        before = None if spec is _NOTICES else self._permit  # notices() sends nothing
+        return Subscription(
+            spec.name, lambda: self._open_stream(spec, args), usage=usage, before=before
+        )
 
     def _maybe_stream(
         self, spec: RequestSpec, args: tuple[Any, ...], *, stream: bool
@@ -527,7 +540,9 @@ class ClientBase:
                 f"`async with client.{spec.name}(...) as stream:`, or set {flag} to "
                 "await a one-shot answer"
             )
-            return Subscription(spec.name, lambda: self._open_stream(spec, args), usage=usage)
+            return Subscription(
+                spec.name, lambda: self._open_stream(spec, args), usage=usage, before=self._permit
+            )
         usage = (
             f"{spec.name}() with {flag} true answers once: use "
             f"`await client.{spec.name}(...)`, or leave {flag} false to stream"
@@ -537,7 +552,11 @@ class ClientBase:
             return self._one_shot(spec, args).__await__()
 
         return Subscription(
-            spec.name, lambda: self._open_stream(spec, args), oneshot=oneshot, usage=usage
+            spec.name,
+            lambda: self._open_stream(spec, args),
+            oneshot=oneshot,
+            usage=usage,
+            before=self._permit,
         )
 
     def _send(self, spec: RequestSpec, args: tuple[Any, ...]) -> None:
@@ -575,11 +594,26 @@ class ClientBase:
         if not self._bridge.connected:
             raise self._bridge.lost or ConnectionLost("not connected to TWS")
 
+    async def _permit(self) -> None:
+        """Wait for a permit to send one message (see :mod:`ib_anyio._pacing`)."""
+        await self._pacer.acquire()
+        self._check_connected()  # the connection may have dropped while waiting
+
+    def _paced(self, messages: int) -> Callable[[], Awaitable[None]]:
+        """Something to await for the permits of ``messages`` messages."""
+
+        async def permits() -> None:
+            for _ in range(messages):
+                await self._permit()
+
+        return permits
+
     def _call(self, call: Call, args: tuple[Any, ...], req_id: int | str) -> None:
         values = [_arg_value(a, args, req_id) for a in call.args]
         taken = _installed_params(call.method)
         if taken is not None and len(values) > len(taken):
             values = _drop_newer_args(call.method, values, len(taken))
+        self._pacer.sent()
         getattr(self._bridge.eclient, call.method)(*values)
 
     def _register(self, route: Route) -> None:
@@ -606,6 +640,7 @@ class ClientBase:
         self._register(route)
         timeout = self._request_timeout
         try:
+            await self._permit()  # the timeout counts from the send, after the permit
             self._call(spec.call, args, key)
             with anyio.move_on_after(timeout):  # None: no deadline
                 while not route.finished:

@@ -26,6 +26,7 @@ from ._errors import (
 )
 from ._generated._client import Client
 from ._generated._wrapper import GeneratedWrapper
+from ._pacing import DEFAULT_MAX_MSG_RATE, check_max_msg_rate
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "connect"]
 
@@ -83,6 +84,7 @@ async def connect(
     overflow: OverflowPolicy = "error",
     optional_capabilities: str = "",
     connect_options: str = "",
+    max_msg_rate: int | None = DEFAULT_MAX_MSG_RATE,
 ) -> AsyncIterator[Client]:
     """Connect to TWS or IB Gateway (or :func:`ib_anyio.sim.serve`).
 
@@ -102,6 +104,13 @@ async def connect(
             :class:`~ib_anyio.RequestTimeout` and TWS's cancel for it is sent
             (default 120; ``None``: wait as long as it takes). Streams are not
             affected. Readable and settable later as ``client.request_timeout``.
+        max_msg_rate: Messages the client sends in any one second, at most
+            (default 45; 1 to 50, TWS's limit, past which TWS answers error
+            100 and disconnects). Requests, opening streams and order calls
+            wait for a permit (without blocking the event loop, and before
+            ``request_timeout`` starts counting); cancels sent on leaving a
+            block go out at once and are counted. ``None`` turns pacing off:
+            only for tests and simulators without TWS's limit.
         buffer_size: Items each stream buffers for a consumer that falls behind.
         overflow: What happens when a stream's buffer is full: ``"error"``
             (default) ends the stream with :class:`~ib_anyio.StreamOverflow`
@@ -136,6 +145,7 @@ async def connect(
         raise ValueError(f"overflow must be 'error' or 'drop_oldest', not {overflow!r}")
     if request_timeout is not None and not request_timeout > 0:
         raise ValueError(f"request_timeout must be positive or None, not {request_timeout!r}")
+    max_msg_rate = check_max_msg_rate(max_msg_rate)
     where = f"{host}:{port}"
     sock, server_version, conn_time, leftover = await _handshake(
         host, port, timeout, connect_options
@@ -154,7 +164,11 @@ async def connect(
     )
     # The client routes errors from here on; a refusal during start-up fails `ready`.
     client = Client(
-        bridge, buffer_size=buffer_size, overflow=overflow, request_timeout=request_timeout
+        bridge,
+        buffer_size=buffer_size,
+        overflow=overflow,
+        request_timeout=request_timeout,
+        max_msg_rate=max_msg_rate,
     )
     ready = CollectRoute(bridge, "__connect__", single=False)
     wrapper._routes["__connect__"] = ready

@@ -32,7 +32,7 @@ import copy
 import inspect
 import logging
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
@@ -56,6 +56,7 @@ from ._generated._items import (
     OrderBound,
     OrderStatusItem,
 )
+from ._pacing import MessagePacer
 from ._stream import ItemStream
 
 if TYPE_CHECKING:
@@ -355,6 +356,7 @@ class Trade(ObjectReceiveStream[OrderEvent]):
         pending = _Pending()
         self._cancels.append(pending)
         try:
+            await self._router.permit()
             self._router.send_cancel(self._order_id)
             await self._wait(lambda: pending.finished or self._lost is not None)
         finally:
@@ -382,6 +384,7 @@ class Trade(ObjectReceiveStream[OrderEvent]):
         if not isinstance(order, Order):
             raise TypeError(f"modify(): order must be Order, not {type(order).__name__}")
         order.orderId = self._order_id
+        await self._router.permit()
         pending = self._expect_ack()
         try:
             self._router.send_place(self._order_id, self._placed_contract, order)
@@ -614,9 +617,15 @@ class OrderRouter(Route):
     """
 
     def __init__(
-        self, bridge: Bridge, *, next_order_id: Callable[[], int], buffer_size: int
+        self,
+        bridge: Bridge,
+        *,
+        next_order_id: Callable[[], int],
+        buffer_size: int,
+        pacer: MessagePacer | None = None,
     ) -> None:
         super().__init__(bridge, "orders")
+        self._pacer = pacer if pacer is not None else MessagePacer(None)
         self._next_order_id = next_order_id
         self._buffer_size = buffer_size
         self._queue: collections.deque[object] = collections.deque()
@@ -812,14 +821,21 @@ class OrderRouter(Route):
         if not self._bridge.connected:
             raise self._bridge.lost or ConnectionLost("not connected to TWS")
 
+    async def permit(self) -> None:
+        """Wait for a permit to send one message (see :mod:`ib_anyio._pacing`)."""
+        await self._pacer.acquire()
+        self._check_connected()
+
     def send_place(self, order_id: int, contract: Contract, order: Order) -> None:
         self._check_connected()
         self.order_ids.add(order_id)
+        self._pacer.sent()
         self._bridge.eclient.placeOrder(order_id, contract, order)
 
     def send_cancel(self, order_id: int) -> None:
         self._check_connected()
         self.order_ids.add(order_id)
+        self._pacer.sent()
         _CANCEL_ORDER(self._bridge.eclient, order_id)
 
     def place(self, contract: Contract, order: Order) -> tuple[Trade, _Pending | None]:
@@ -896,11 +912,15 @@ class OrderRouter(Route):
 class _Placement:
     """What ``place_order()`` and ``place_bracket()`` return: used with ``async with``."""
 
-    __slots__ = ("_name", "_start", "_trades")
+    __slots__ = ("_before", "_name", "_start", "_trades")
 
     def __init__(
-        self, name: str, start: Callable[[], Sequence[tuple[Trade, _Pending | None]]]
+        self,
+        name: str,
+        start: Callable[[], Sequence[tuple[Trade, _Pending | None]]],
+        before: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._before = before  # awaited before placing: the permits to send (pacing)
         self._name = name
         self._start = start
         self._trades: list[Trade] | None = None
@@ -908,6 +928,8 @@ class _Placement:
     async def _enter(self) -> list[Trade]:
         if self._trades is not None:
             raise RuntimeError(f"{self._name}(): this order was already placed")
+        if self._before is not None:
+            await self._before()
         await anyio.lowlevel.checkpoint_if_cancelled()
         placed = self._start()
         self._trades = [trade for trade, _ in placed]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
@@ -153,7 +153,7 @@ class Subscription(Generic[T_co]):
     Built by the client; do not instantiate it yourself.
     """
 
-    __slots__ = ("_name", "_oneshot", "_open", "_stream", "_usage")
+    __slots__ = ("_before", "_name", "_oneshot", "_open", "_stream", "_usage")
 
     def __init__(
         self,
@@ -162,7 +162,9 @@ class Subscription(Generic[T_co]):
         *,
         oneshot: Callable[[], Generator[Any, None, Any]] | None = None,
         usage: str = "",
+        before: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._before = before  # awaited before opening: the permit to send (pacing)
         self._name = name
         self._open = open_
         self._oneshot = oneshot
@@ -174,6 +176,8 @@ class Subscription(Generic[T_co]):
             raise TypeError(self._usage)
         if self._stream is not None:
             raise RuntimeError(f"{self._name}(): this subscription was already opened")
+        if self._before is not None:
+            await self._before()
         await anyio.lowlevel.checkpoint_if_cancelled()
         self._stream = self._open()
         return self._stream

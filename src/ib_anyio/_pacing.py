@@ -1,0 +1,129 @@
+"""Message pacing: never more than ``max_msg_rate`` messages to TWS in any one second.
+
+TWS closes the connection (error 100, "Max rate of messages per second has been
+exceeded") when a client sends more than 50 messages in a second. One
+:class:`MessagePacer` per connection counts every message the client sends in a
+sliding window of 1.1 s (TWS's second, plus room for travel-time jitter):
+
+* Callers that may wait (request methods, opening a stream, placing, modifying
+  and cancelling orders) ``await`` :meth:`MessagePacer.acquire` first; it
+  returns at once while the window has room, and otherwise sleeps (never
+  blocking the event loop) until it has, first come first served. The permit
+  is recorded; the send that follows uses it.
+* Every send calls :meth:`MessagePacer.sent`. A send with a permit uses it; a
+  send that must go out at once (the cancel on leaving a block, fire-and-forget
+  methods) is counted there and then, so later permits wait for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+import anyio
+
+__all__ = ["DEFAULT_MAX_MSG_RATE", "TWS_MAX_MSG_RATE", "MessagePacer", "check_max_msg_rate"]
+
+#: TWS's own limit: messages a client may send in any one second.
+TWS_MAX_MSG_RATE: Final = 50
+#: The default limit: below TWS's, leaving room for the messages of the
+#: handshake and for network jitter bunching messages at TWS's end.
+DEFAULT_MAX_MSG_RATE: Final = 45
+
+#: The window the pacer counts in: TWS's one second, plus room for the way there.
+#: Messages queued at once reach TWS spread out by the writer thread and the
+#: network, while messages of the next second may travel faster: counting over a
+#: longer window than TWS keeps TWS's count within the limit whenever the
+#: travel times differ by less than the slack.
+_WINDOW: Final = 1.0 + 0.1
+
+
+def check_max_msg_rate(value: object) -> int | None:
+    """Validate ``connect(max_msg_rate=...)``: an int in 1..50, or ``None`` (no pacing)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= TWS_MAX_MSG_RATE:
+        raise ValueError(
+            f"max_msg_rate must be an int from 1 to {TWS_MAX_MSG_RATE} (or None), not {value!r}"
+        )
+    return value
+
+
+class MessagePacer:
+    """A sliding window (1.1 s) over the messages sent on one connection.
+
+    Args:
+        max_rate: Messages allowed in any one second; ``None`` turns pacing
+            off (for tests and simulators without TWS's limit).
+        clock: Seconds from a monotonic clock.
+    """
+
+    __slots__ = ("_clock", "_credits", "_lock", "_max_rate", "_times", "_waiting")
+
+    def __init__(
+        self, max_rate: int | None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._max_rate = max_rate
+        self._clock = clock
+        self._times: deque[float] = deque()
+        self._credits = 0  # permits acquired and not yet used by a send
+        self._waiting = 0
+        self._lock = anyio.Lock()
+
+    @property
+    def max_rate(self) -> int | None:
+        """Messages allowed in any one second (``None``: no pacing)."""
+        return self._max_rate
+
+    def in_window(self) -> int:
+        """How many messages the window holds now (sent or permitted in the last 1.1 s)."""
+        self._expire(self._clock())
+        return len(self._times)
+
+    async def acquire(self) -> None:
+        """Wait until one more message fits in the window, and reserve it for the next send.
+
+        Returns without yielding while the window has room and nobody waits;
+        otherwise waits in turn. Cancelling the wait reserves nothing.
+        """
+        if self._max_rate is None:
+            return
+        if not self._waiting and self._admit():
+            return
+        self._waiting += 1
+        try:
+            async with self._lock:
+                while True:  # a timed wait: the window frees up with time, not on an event
+                    if self._admit():
+                        break
+                    await anyio.sleep(max(self._times[0] + _WINDOW - self._clock(), 0.0))
+        finally:
+            self._waiting -= 1
+
+    def sent(self) -> None:
+        """Count one message sent now: with the permit acquired for it, or over the limit."""
+        if self._max_rate is None:
+            return
+        if self._credits:
+            self._credits -= 1
+            return
+        now = self._clock()
+        self._expire(now)
+        self._times.append(now)
+
+    def _admit(self) -> bool:
+        assert self._max_rate is not None
+        now = self._clock()
+        self._expire(now)
+        if len(self._times) >= self._max_rate:
+            return False
+        self._times.append(now)
+        self._credits += 1
+        return True
+
+    def _expire(self, now: float) -> None:
+        times = self._times
+        while times and times[0] <= now - _WINDOW:
+            times.popleft()

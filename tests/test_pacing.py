@@ -1,0 +1,144 @@
+"""Message pacing end to end: a burst stays inside TWS's limit, and only because of the pacer.
+
+The simulator enforces TWS's rule (``serve(max_msg_rate=50)``: the 51st message in
+any one second gets error 100 and the connection is closed). Its rules read the
+clock once per message received, so a recording clock gives the arrival time of
+every message, from which the test takes the busiest one-second window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+
+import ib_anyio
+from ib_anyio import sim
+from tests.helpers import stock
+
+#: Messages in the burst: 100 ``reqCurrentTime`` and 10 market-data opens with
+#: their cancels. Paced (45 per 1.1 s) that takes about 2.2 s; unpaced, it is
+#: more than twice what TWS allows in a second.
+REQUESTS = 100
+STREAMS = 10
+MESSAGES = REQUESTS + 2 * STREAMS
+
+
+class RecordingClock:
+    """``time.monotonic``, remembering every reading (one per message the simulator reads)."""
+
+    def __init__(self) -> None:
+        self.readings: list[float] = []
+
+    def __call__(self) -> float:
+        now = time.monotonic()
+        self.readings.append(now)
+        return now
+
+    def busiest_second(self) -> int:
+        """The most readings in any one-second window (as the simulator counts)."""
+        best = start = 0
+        for end, now in enumerate(self.readings):
+            while self.readings[start] <= now - 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+
+@asynccontextmanager
+async def paced_server(clock: RecordingClock) -> AsyncIterator[sim.SimServer]:
+    async with sim.serve(port=0, tick_interval=0.001, max_msg_rate=50, clock=clock) as server:
+        yield server
+
+
+async def _burst(client: ib_anyio.Client) -> tuple[int, int]:
+    """Send the burst from concurrent tasks; how many answers arrived, how many tasks lost."""
+    answered = lost = 0
+
+    async def one_shot() -> None:
+        nonlocal answered, lost
+        try:
+            await client.req_current_time()
+        except ib_anyio.ConnectionLost:
+            lost += 1
+        else:
+            answered += 1
+
+    async def open_close() -> None:
+        nonlocal answered, lost
+        try:
+            async with client.req_mkt_data(stock()):
+                answered += 1
+        except ib_anyio.ConnectionLost:
+            lost += 1
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for i in range(REQUESTS):
+                tg.start_soon(one_shot)
+                if i % (REQUESTS // STREAMS) == 0:
+                    tg.start_soon(open_close)
+    return answered, lost
+
+
+async def test_a_burst_stays_within_the_message_rate() -> None:
+    clock = RecordingClock()
+    async with (
+        paced_server(clock) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client,
+    ):
+        assert client._pacer.max_rate == 45
+        before = len(clock.readings)
+        answered, lost = await _burst(client)
+        assert (answered, lost) == (REQUESTS + STREAMS, 0)
+        await client.req_current_time()  # the last cancels have been read too
+        assert client.is_connected
+        assert server.connections == 1
+        assert not [m for m in server.received if m.name == "disconnect"]
+        assert len(clock.readings) - before == MESSAGES + 1
+        assert clock.busiest_second() <= 50
+        # Paced, not merely lucky: the burst was spread over more than two seconds.
+        assert clock.readings[-1] - clock.readings[before] > 2.0
+
+
+async def test_without_the_pacer_the_burst_gets_error_100() -> None:
+    """The same burst with pacing off: TWS's rule fires (so the test above can fail)."""
+    clock = RecordingClock()
+    async with (
+        paced_server(clock) as server,
+        ib_anyio.connect(
+            server.host, server.port, client_id=1, timeout=5, max_msg_rate=None
+        ) as client,
+        client.notices() as notices,
+    ):
+        answered, lost = await _burst(client)
+        assert lost > 0
+        assert answered < REQUESTS + STREAMS
+        assert not client.is_connected
+        assert 100 in _codes(notices)
+
+
+def _codes(notices: ib_anyio.ItemStream[ib_anyio.Notice]) -> list[int]:
+    """The codes of the notices buffered in a stream the connection's end has ended."""
+    codes = []
+    with contextlib.suppress(ib_anyio.ConnectionLost):
+        while True:
+            codes.append(notices.receive_nowait().code)
+    return codes
+
+
+@pytest.mark.parametrize("rate", [0, 51, -1, 2.5, True, "45"])
+async def test_max_msg_rate_is_checked(rate: object) -> None:
+    with pytest.raises(ValueError, match=r"^max_msg_rate must be an int from 1 to 50 \(or None\)"):
+        async with ib_anyio.connect("127.0.0.1", 1, max_msg_rate=rate):  # type: ignore[arg-type]
+            pass  # pragma: no cover
+
+
+async def test_max_msg_rate_is_configurable(server: sim.SimServer) -> None:
+    async with ib_anyio.connect(server.host, server.port, client_id=2, max_msg_rate=50) as c:
+        assert c._pacer.max_rate == 50
+        await c.req_current_time()
