@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import ib_anyio
 from ib_anyio import sim
+from ib_anyio._pacing import HistoricalPacer
 from tests.helpers import stock
 
 #: Messages in the burst: 100 ``reqCurrentTime`` and 10 market-data opens with
@@ -142,3 +144,82 @@ async def test_max_msg_rate_is_configurable(server: sim.SimServer) -> None:
     async with ib_anyio.connect(server.host, server.port, client_id=2, max_msg_rate=50) as c:
         assert c._pacer.max_rate == 50
         await c.req_current_time()
+
+
+# -- historical-data pacing ---------------------------------------------------------------
+
+
+class FakeClock:
+    """A monotonic clock only the test moves: the simulator's rules and the pacer share it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """The pacer's wait: moves the clock instead of waiting."""
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+#: Per rule: the requests that break it when sent at once, and the least time
+#: (on the fake clock) the pacer must make them take.
+RULES = {
+    "identical": 15.0,  # the same request twice
+    "same_contract": 2.0,  # 7 for one contract, exchange and whatToShow
+    "small_bars": 600.0 - 30.0,  # 61 requests for 30-second bars, half a second apart
+}
+
+
+async def _historical(client: ib_anyio.Client, clock: FakeClock, rule: str) -> int:
+    """Send the requests that break ``rule`` unless paced; how many were sent."""
+
+    async def one(symbol: str, duration: str) -> None:
+        bars = await client.req_historical_data(stock(symbol), "", duration, "30 secs", "TRADES")
+        assert bars
+
+    with anyio.fail_after(30):
+        if rule == "identical":
+            for _ in range(2):
+                await one("AAPL", "60 S")
+            return 2
+        if rule == "same_contract":
+            for i in range(7):
+                await one("AAPL", f"{60 + i} S")
+            return 7
+        for i in range(61):
+            await one(("AAPL", "MSFT", "IBM")[i % 3], f"{60 + i} S")
+            clock.now += 0.5
+        return 61
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+async def test_historical_requests_wait_for_the_pacing_rules(rule: str) -> None:
+    clock = FakeClock()
+    async with (
+        sim.serve(port=0, tick_interval=0.001, hist_pacing=True, clock=clock) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client,
+    ):
+        client._hist = HistoricalPacer(clock=clock, sleep=clock.sleep)
+        start = clock.now
+        sent = await _historical(client, clock, rule)  # no TWSError 162
+        assert len([m for m in server.received if m.name == "reqHistoricalData"]) == sent
+        assert clock.now - start >= RULES[rule]
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+async def test_without_historical_pacing_tws_answers_162(rule: str) -> None:
+    clock = FakeClock()
+    async with (
+        sim.serve(port=0, tick_interval=0.001, hist_pacing=True, clock=clock) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client,
+    ):
+        client._hist = None
+        with pytest.raises(ib_anyio.TWSError) as info:
+            await _historical(client, clock, rule)
+        assert info.value.code == 162
+        # Refused was the last request, the one breaking ``rule``: 2nd, 7th, 61st.
+        last = {"identical": 2, "same_contract": 7, "small_bars": 61}[rule]
+        assert len([m for m in server.received if m.name == "reqHistoricalData"]) == last

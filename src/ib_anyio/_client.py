@@ -29,7 +29,7 @@ from ibapi.order import Order
 
 from ._bridge import Bridge, CollectRoute, OverflowPolicy, Route, StreamRoute, WrapperBase
 from ._errors import ConnectionLost, RequestTimeout, TWSError, UnsupportedRequest
-from ._fanout import SharedRoute
+from ._fanout import SharedRoute, _contract_key
 from ._generated._items import (
     AccountDownloadEnd,
     AccountSummary,
@@ -49,7 +49,7 @@ from ._orders import (
     check_order_args,
     place_all,
 )
-from ._pacing import DEFAULT_MAX_MSG_RATE, MessagePacer
+from ._pacing import DEFAULT_MAX_MSG_RATE, HistoricalPacer, MessagePacer, small_bars
 from ._spec import REQ_ID, Arg, Call, Const, RequestSpec, _ReqId
 from ._stream import ItemStream, Subscription
 
@@ -151,6 +151,8 @@ class ClientBase:
     ) -> None:
         self._bridge = bridge
         self._pacer = MessagePacer(max_msg_rate)
+        #: TWS's historical-data pacing (``None``: off, for tests).
+        self._hist: HistoricalPacer | None = HistoricalPacer()
         self._request_timeout = request_timeout
         wrapper: WrapperBase = bridge.wrapper
         self._routes = wrapper._routes
@@ -524,7 +526,7 @@ class ClientBase:
             f"{spec.name}() streams: use `async with client.{spec.name}(...) as stream:`"
             ", not `await`"
         )
-        before = None if spec is _NOTICES else self._permit  # notices() sends nothing
+        before = None if spec is _NOTICES else self._permits_for(spec, args)  # notices(): none
         return Subscription(
             spec.name, lambda: self._open_stream(spec, args), usage=usage, before=before
         )
@@ -541,7 +543,10 @@ class ClientBase:
                 "await a one-shot answer"
             )
             return Subscription(
-                spec.name, lambda: self._open_stream(spec, args), usage=usage, before=self._permit
+                spec.name,
+                lambda: self._open_stream(spec, args),
+                usage=usage,
+                before=self._permits_for(spec, args),
             )
         usage = (
             f"{spec.name}() with {flag} true answers once: use "
@@ -556,7 +561,7 @@ class ClientBase:
             lambda: self._open_stream(spec, args),
             oneshot=oneshot,
             usage=usage,
-            before=self._permit,
+            before=self._permits_for(spec, args),
         )
 
     def _send(self, spec: RequestSpec, args: tuple[Any, ...]) -> None:
@@ -599,6 +604,20 @@ class ClientBase:
         await self._pacer.acquire()
         self._check_connected()  # the connection may have dropped while waiting
 
+    def _permits_for(
+        self, spec: RequestSpec, args: tuple[Any, ...]
+    ) -> Callable[[], Awaitable[None]]:
+        """What to await before sending ``spec``: historical pacing where it applies, a permit."""
+        if spec.name != "req_historical_data":
+            return self._permit
+
+        async def permits() -> None:
+            if self._hist is not None:
+                await self._hist.acquire(*_historical_keys(spec, args))
+            await self._permit()
+
+        return permits
+
     def _paced(self, messages: int) -> Callable[[], Awaitable[None]]:
         """Something to await for the permits of ``messages`` messages."""
 
@@ -640,7 +659,7 @@ class ClientBase:
         self._register(route)
         timeout = self._request_timeout
         try:
-            await self._permit()  # the timeout counts from the send, after the permit
+            await self._permits_for(spec, args)()  # the timeout counts from the send
             self._call(spec.call, args, key)
             with anyio.move_on_after(timeout):  # None: no deadline
                 while not route.finished:
@@ -752,6 +771,21 @@ class ClientBase:
         notices = self._routes.get("notices")
         if notices is not None:
             notices.push(Notice(req_id, code, message, time, reject_json))
+
+
+def _historical_keys(spec: RequestSpec, args: tuple[Any, ...]) -> tuple[Any, Any, bool]:
+    """How historical pacing tells requests apart: contract, exchange and
+    ``whatToShow``; the whole request; whether its bars are 30 s or less."""
+    values = {param.name: value for param, value in zip(spec.params, args, strict=True)}
+    contract = values.get("contract")
+    same = (
+        _contract_key(contract),
+        getattr(contract, "exchange", ""),
+        getattr(contract, "primaryExchange", ""),
+        values.get("what_to_show"),
+    )
+    identical = (same, repr(sorted((k, repr(v)) for k, v in values.items() if k != "contract")))
+    return same, identical, small_bars(str(values.get("bar_size_setting", "")))
 
 
 @functools.cache

@@ -13,18 +13,27 @@ sliding window of 1.1 s (TWS's second, plus room for travel-time jitter):
 * Every send calls :meth:`MessagePacer.sent`. A send with a permit uses it; a
   send that must go out at once (the cancel on leaving a block, fire-and-forget
   methods) is counted there and then, so later permits wait for it.
+
+:class:`HistoricalPacer` applies TWS's historical-data pacing rules (error 162)
+to ``reqHistoricalData`` the same way: by waiting before the request is sent.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Final
 
 import anyio
 
-__all__ = ["DEFAULT_MAX_MSG_RATE", "TWS_MAX_MSG_RATE", "MessagePacer", "check_max_msg_rate"]
+__all__ = [
+    "DEFAULT_MAX_MSG_RATE",
+    "TWS_MAX_MSG_RATE",
+    "HistoricalPacer",
+    "MessagePacer",
+    "check_max_msg_rate",
+]
 
 #: TWS's own limit: messages a client may send in any one second.
 TWS_MAX_MSG_RATE: Final = 50
@@ -127,3 +136,78 @@ class MessagePacer:
         times = self._times
         while times and times[0] <= now - _WINDOW:
             times.popleft()
+
+
+#: TWS's historical-data pacing rules (seconds, requests).
+IDENTICAL_WINDOW: Final = 15.0
+SAME_CONTRACT_WINDOW: Final = 2.0
+SAME_CONTRACT_MAX: Final = 6
+SMALL_BARS_WINDOW: Final = 600.0
+SMALL_BARS_MAX: Final = 60
+#: Added to every historical window, for the way to TWS (as for messages).
+_HIST_SLACK: Final = 0.1
+
+
+def small_bars(bar_size: str) -> bool:
+    """Whether a ``barSizeSetting`` ("1 secs", "30 secs", "1 min", ...) is 30 s or less."""
+    count, _, unit = bar_size.strip().partition(" ")
+    try:
+        return unit.startswith("sec") and int(count) <= 30
+    except ValueError:
+        return False
+
+
+class HistoricalPacer:
+    """TWS's historical-data pacing, applied before ``reqHistoricalData`` is sent (waiting).
+
+    TWS answers error 162 (a pacing violation) to a request identical to one
+    made within 15 s, to the 7th request for the same contract, exchange and
+    ``whatToShow`` within 2 s, and to more than 60 requests for bars of 30 s or
+    less within 10 minutes. :meth:`acquire` waits until a request breaks none
+    of these, then counts it.
+
+    Args:
+        clock: Seconds from a monotonic clock.
+        sleep: How to wait that many seconds (tests pass one that moves their clock).
+    """
+
+    __slots__ = ("_clock", "_sent", "_sleep")
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[tuple[float, Hashable, Hashable, bool]] = deque()
+
+    async def acquire(self, same: Hashable, identical: Hashable, small: bool) -> None:
+        """Wait until a request may be sent, and count it as sent.
+
+        Args:
+            same: Identifies the contract, exchange and ``whatToShow``.
+            identical: Identifies the whole request (all but its id).
+            small: Whether its bars are 30 s or less.
+        """
+        while (delay := self._delay(same, identical, small)) > 0:
+            await self._sleep(delay)
+        self._sent.append((self._clock(), same, identical, small))
+
+    def _delay(self, same: Hashable, identical: Hashable, small: bool) -> float:
+        now = self._clock()
+        sent = self._sent
+        while sent and sent[0][0] <= now - SMALL_BARS_WINDOW - _HIST_SLACK:
+            sent.popleft()
+        until = [t + IDENTICAL_WINDOW for t, _, i, _ in sent if i == identical]
+        same_times = [t for t, s, _, _ in sent if s == same]
+        if len(same_times) >= SAME_CONTRACT_MAX:
+            until.append(same_times[-SAME_CONTRACT_MAX] + SAME_CONTRACT_WINDOW)
+        if small:
+            small_times = [t for t, *_, b in sent if b]
+            if len(small_times) >= SMALL_BARS_MAX:
+                until.append(small_times[-SMALL_BARS_MAX] + SMALL_BARS_WINDOW)
+        if not until:
+            return 0.0
+        return max(until) + _HIST_SLACK - now
