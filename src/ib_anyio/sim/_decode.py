@@ -213,8 +213,9 @@ class _Text:
             self.text()
 
 
-def _text_contract(f: _Text) -> Fields:
-    return {
+def _text_contract(f: _Text, *, primary_exchange: bool = True) -> Fields:
+    """The contract fields most requests send; ``exerciseOptions`` has no primary exchange."""
+    contract: Fields = {
         "conId": f.integer(),
         "symbol": f.text(),
         "secType": f.text(),
@@ -223,11 +224,13 @@ def _text_contract(f: _Text) -> Fields:
         "right": f.text(),
         "multiplier": f.text(),
         "exchange": f.text(),
-        "primaryExchange": f.text(),
-        "currency": f.text(),
-        "localSymbol": f.text(),
-        "tradingClass": f.text(),
     }
+    if primary_exchange:
+        contract["primaryExchange"] = f.text()
+    contract["currency"] = f.text()
+    contract["localSymbol"] = f.text()
+    contract["tradingClass"] = f.text()
+    return contract
 
 
 def _skip_combo_legs(f: _Text, contract: Fields) -> None:
@@ -363,19 +366,7 @@ def _text_executions(f: _Text, v: int) -> Fields:
 def _text_exercise_options(f: _Text, v: int) -> Fields:
     f.skip()  # version
     req_id = f.integer()
-    contract = {
-        "conId": f.integer(),
-        "symbol": f.text(),
-        "secType": f.text(),
-        "lastTradeDateOrContractMonth": f.text(),
-        "strike": f.number(),
-        "right": f.text(),
-        "multiplier": f.text(),
-        "exchange": f.text(),
-        "currency": f.text(),
-        "localSymbol": f.text(),
-        "tradingClass": f.text(),
-    }
+    contract = _text_contract(f, primary_exchange=False)
     fields: Fields = {
         "reqId": req_id,
         "contract": contract,
