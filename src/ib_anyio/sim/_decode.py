@@ -213,6 +213,12 @@ class _Text:
             self.text()
 
 
+def int_field(fields: Fields, key: str) -> int:
+    """An integer field of a decoded request, 0 when it is missing or not an int."""
+    value = fields.get(key, 0)
+    return value if isinstance(value, int) else 0
+
+
 def _text_contract(f: _Text, *, primary_exchange: bool = True) -> Fields:
     """The contract fields most requests send; ``exerciseOptions`` has no primary exchange."""
     contract: Fields = {

@@ -24,28 +24,26 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import attrs
-from ibapi.contract import Contract
 from ibapi.order import Order
 
 from ._account import Account
 from ._broker import Broker, Exercised, Filled, OrderChanged, OrderError, SimOrder, WhatIf
-from ._decode import Fields, order_from_fields
+from ._decode import Fields, int_field, order_from_fields
 from ._encode import Encoder
 from ._market import Market
-from ._universe import Instrument, match
+from ._universe import Instrument
 
 if TYPE_CHECKING:
     from ._server import _Connection
 
 logger = logging.getLogger("ib_anyio.sim")
-
-NO_SECURITY = "No security definition has been found for the request"
 
 
 @attrs.define(eq=False)
@@ -132,19 +130,16 @@ class Desk:
     # -- orders ----------------------------------------------------------------------
 
     async def place_order(self, conn: _Connection, fields: Fields) -> None:
-        order_id = _int(fields, "orderId")
+        order_id = int_field(fields, "orderId")
         contract, order = order_from_fields(fields)
-        inst = _one(vars(contract))
-        if inst is None:
-            await conn.send(conn.encoder.error(order_id, 200, NO_SECURITY, _now_millis()))
+        inst = conn._one(order_id, vars(contract))
+        if isinstance(inst, bytes):
+            await conn.send(inst)
             return
         await self.publish(self.broker.place(conn.client_id or 0, order_id, inst, order))
 
-    async def place_manual(self, contract: Contract, order: Order) -> SimOrder:
+    async def place_manual(self, inst: Instrument, order: Order) -> SimOrder:
         """An order typed into TWS: client id 0, a negative order id, as TWS binds them."""
-        inst = _one(vars(contract))
-        if inst is None:
-            raise ValueError(f"no instrument of the simulated universe matches {contract}")
         placed, events = self.broker.place_manual(inst, order)
         await self.publish(events)
         if placed is None:
@@ -153,7 +148,7 @@ class Desk:
         return placed
 
     async def cancel_order(self, conn: _Connection, fields: Fields) -> None:
-        await self.publish(self.broker.cancel(conn.client_id or 0, _int(fields, "orderId")))
+        await self.publish(self.broker.cancel(conn.client_id or 0, int_field(fields, "orderId")))
 
     async def global_cancel(self, conn: _Connection, fields: Fields) -> None:
         await self.publish(self.broker.global_cancel())
@@ -176,7 +171,7 @@ class Desk:
         )
 
     async def executions(self, conn: _Connection, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         flt = fields.get("execFilter")
         enc = conn.encoder
         fills = self.broker.executions(conn.client_id or 0, flt if isinstance(flt, dict) else {})
@@ -190,19 +185,18 @@ class Desk:
         )
 
     async def exercise(self, conn: _Connection, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
-        contract = fields.get("contract")
-        inst = _one(contract if isinstance(contract, dict) else {})
-        if inst is None:
-            await conn.send(conn.encoder.error(req_id, 200, NO_SECURITY, _now_millis()))
+        req_id = int_field(fields, "reqId")
+        inst = conn._one(req_id, fields.get("contract"))
+        if isinstance(inst, bytes):
+            await conn.send(inst)
             return
         events = self.broker.exercise(
             conn.client_id or 0,
             inst,
-            _int(fields, "exerciseAction"),
-            _int(fields, "exerciseQuantity"),
+            int_field(fields, "exerciseAction"),
+            int_field(fields, "exerciseQuantity"),
             str(fields.get("account") or self.account.name),
-            _int(fields, "override"),
+            int_field(fields, "override"),
             req_id=req_id,
         )
         await self.publish(events)
@@ -230,26 +224,26 @@ class Desk:
         await conn.send(self._account_update_messages(enc) + enc.account_download_end(account))
 
     async def req_account_summary(self, conn: _Connection, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         tags = tuple(t.strip() for t in str(fields.get("tags", "")).split(",") if t.strip())
         self._summaries[(conn, req_id)] = tags
         enc = conn.encoder
         await conn.send(self._summary_messages(enc, req_id, tags) + enc.account_summary_end(req_id))
 
     def cancel_account_summary(self, conn: _Connection, fields: Fields) -> None:
-        self._summaries.pop((conn, _int(fields, "reqId")), None)
+        self._summaries.pop((conn, int_field(fields, "reqId")), None)
 
     async def req_positions_multi(self, conn: _Connection, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         self._positions_multi.add((conn, req_id))
         enc = conn.encoder
         await conn.send(self._position_multi_messages(enc, req_id) + enc.position_multi_end(req_id))
 
     def cancel_positions_multi(self, conn: _Connection, fields: Fields) -> None:
-        self._positions_multi.discard((conn, _int(fields, "reqId")))
+        self._positions_multi.discard((conn, int_field(fields, "reqId")))
 
     async def req_account_updates_multi(self, conn: _Connection, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         self._updates_multi.add((conn, req_id))
         enc = conn.encoder
         await conn.send(
@@ -257,23 +251,23 @@ class Desk:
         )
 
     def cancel_account_updates_multi(self, conn: _Connection, fields: Fields) -> None:
-        self._updates_multi.discard((conn, _int(fields, "reqId")))
+        self._updates_multi.discard((conn, int_field(fields, "reqId")))
 
     async def req_pnl(self, conn: _Connection, fields: Fields, *, single: bool) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         inst = None
         if single:
-            found = match({"conId": _int(fields, "conId")})
-            if not found:
-                await conn.send(conn.encoder.error(req_id, 200, NO_SECURITY, _now_millis()))
+            found = conn._one(req_id, {"conId": int_field(fields, "conId")})
+            if isinstance(found, bytes):
+                await conn.send(found)
                 return
-            inst = found[0]
+            inst = found
         sub = _Pnl(conn, req_id, inst)
         self._pnl[(conn, req_id)] = sub
         await self._send_pnl(sub)
 
     def cancel_pnl(self, conn: _Connection, fields: Fields) -> None:
-        self._pnl.pop((conn, _int(fields, "reqId")), None)
+        self._pnl.pop((conn, int_field(fields, "reqId")), None)
 
     async def tick(self) -> None:
         """Once per ``tick_interval``: send PnL that changed."""
@@ -404,17 +398,5 @@ def _order_messages(enc: Encoder, order: SimOrder, full: bool) -> bytes:
     return enc.open_order(order.order_id, order.contract, order.order, order.state()) + status
 
 
-def _one(contract: dict[str, Any]) -> Instrument | None:
-    found = match(contract)
-    return found[0] if len(found) == 1 else None
-
-
-def _int(fields: Fields, key: str) -> int:
-    value = fields.get(key, 0)
-    return value if isinstance(value, int) else 0
-
-
 def _now_millis() -> int:
-    import time
-
     return int(time.time() * 1000)

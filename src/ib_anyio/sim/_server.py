@@ -50,7 +50,7 @@ from ibapi.order import Order
 
 from ._account import Account
 from ._broker import Broker, SimOrder
-from ._decode import Fields, Out, decode_request
+from ._decode import Fields, Out, decode_request, int_field
 from ._desk import Desk
 from ._encode import Encoder
 from ._faults import Faults
@@ -291,7 +291,7 @@ class SimServer:
             ValueError: no single instrument matches the contract, or the broker rejected
                 the order (the reason is in the message).
         """
-        return await self._desk.place_manual(contract, order)
+        return await self._desk.place_manual(_instrument(contract), order)
 
     async def _clock(self) -> None:
         """The market between requests: every ``tick_interval`` (at least 50 ms), move the
@@ -582,7 +582,7 @@ class _Connection:
         self.desk.cancel_pnl(self, fields)
 
     async def req_market_data_type(self, fields: Fields) -> None:
-        self.market_data_type = _int(fields, "marketDataType")
+        self.market_data_type = int_field(fields, "marketDataType")
 
     def _one(self, req_id: int, contract: Any) -> Instrument | bytes:
         """The one instrument a request designates, or the error 200 to send instead."""
@@ -597,7 +597,7 @@ class _Connection:
         )
 
     async def req_contract_details(self, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         contract = fields.get("contract")
         found = match(contract if isinstance(contract, dict) else {})
         if not found:
@@ -611,7 +611,7 @@ class _Connection:
         )
 
     async def req_historical_data(self, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         if self.hist_pacing.violation(fields):
             await self.send(self._error(req_id, HIST_PACING_CODE, HIST_PACING_TEXT))
             return
@@ -626,7 +626,7 @@ class _Connection:
             bar_size=str(fields.get("barSizeSetting", "")),
             end=parse_end(str(fields.get("endDateTime", "")), inst),
             use_rth=bool(fields.get("useRTH")),
-            format_date=_int(fields, "formatDate") or 1,
+            format_date=int_field(fields, "formatDate") or 1,
         )
         await self.send(self.encoder.historical_data(req_id, bars, start, end))
         if fields.get("keepUpToDate") and bars:
@@ -639,15 +639,15 @@ class _Connection:
             await self.send(self.encoder.historical_data_update(req_id, bar))
 
     async def cancel_historical_data(self, fields: Fields) -> None:
-        self._cancel("bars", _int(fields, "reqId"))
+        self._cancel("bars", int_field(fields, "reqId"))
 
     async def cancel_mkt_data(self, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         self.ticks.pop(req_id, None)
         self._cancel("ticks", req_id)
 
     async def req_mkt_data(self, fields: Fields) -> None:
-        req_id = _int(fields, "reqId")
+        req_id = int_field(fields, "reqId")
         inst = self._one(req_id, fields.get("contract"))
         if isinstance(inst, bytes):
             await self.send(inst)
@@ -762,11 +762,6 @@ def _request_id(fields: Fields) -> int:
         if isinstance(value, int):
             return value
     return -1
-
-
-def _int(fields: Fields, key: str) -> int:
-    value = fields.get(key, 0)
-    return value if isinstance(value, int) else 0
 
 
 _HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
