@@ -38,7 +38,7 @@ from ._broker import Broker, Exercised, Filled, OrderChanged, OrderError, SimOrd
 from ._decode import Fields, int_field, order_from_fields
 from ._encode import Encoder
 from ._market import Market
-from ._universe import Instrument
+from ._universe import Instrument, Quote
 
 if TYPE_CHECKING:
     from ._server import _Connection
@@ -126,6 +126,15 @@ class Desk:
             await self._send(audience, functools.partial(_event_messages, event))
         if changed:
             await self.account_changed()
+
+    async def step(self, inst: Instrument) -> Quote:
+        """Move ``inst`` one step of its walk (unless pinned); if it moved, match its
+        resting orders. Returns the quote now."""
+        before = self.market.version(inst)
+        quote = self.market.step(inst)
+        if self.market.version(inst) != before:
+            await self.publish(self.broker.on_quote(inst))
+        return quote
 
     # -- orders ----------------------------------------------------------------------
 

@@ -301,10 +301,7 @@ class SimServer:
             await anyio.sleep(max(self.tick_interval, 0.05))
             working = {o.inst.con_id: o.inst for o in self.broker.open_orders()}
             for inst in working.values():
-                before = self.market.version(inst)
-                self.market.step(inst)
-                if self.market.version(inst) != before:
-                    await self._desk.publish(self.broker.on_quote(inst))
+                await self._desk.step(inst)
             await self._desk.tick()
 
     def ignore(self, *names: str) -> None:
@@ -694,15 +691,11 @@ class _Connection:
         resting orders are matched after each move."""
         if self.server.burst > 0:
             await self._burst(req_id, inst)
-        market = self.server.market
-        quote = market.quote(inst)
+        quote = self.server.market.quote(inst)
         while True:
             await self.send(self._tick_round(req_id, inst, quote))
             await anyio.sleep(self.server.tick_interval)
-            before = market.version(inst)
-            quote = market.step(inst)
-            if market.version(inst) != before:
-                await self.desk.publish(self.server.broker.on_quote(inst))
+            quote = await self.desk.step(inst)
 
     async def quote_changed(self, inst: Instrument) -> None:
         """``set_quote`` moved ``inst``: its market-data streams on this connection hear
