@@ -27,6 +27,7 @@ from ._errors import ConnectionRejected as ConnectionRejected
 from ._errors import HandshakeTimeout as HandshakeTimeout
 from ._errors import IBError as IBError
 from ._errors import ProtocolError as ProtocolError
+from ._errors import ReconnectFailed as ReconnectFailed
 from ._errors import RequestTimeout as RequestTimeout
 from ._errors import StreamOverflow as StreamOverflow
 from ._errors import TWSError as TWSError
@@ -39,6 +40,14 @@ from ._orders import OrderEvent as OrderEvent
 from ._orders import OrderPlacement as OrderPlacement
 from ._orders import Trade as Trade
 from ._orders import TradeLogEntry as TradeLogEntry
+from ._reconnect import ConnectionEvent as ConnectionEvent
+from ._reconnect import Disconnected as Disconnected
+from ._reconnect import FarmStatus as FarmStatus
+from ._reconnect import Gap as Gap
+from ._reconnect import Reconnect as Reconnect
+from ._reconnect import Reconnected as Reconnected
+from ._reconnect import Reconnecting as Reconnecting
+from ._reconnect import TWSConnectivity as TWSConnectivity
 from ._stream import ItemStream as ItemStream
 from ._stream import Subscription as Subscription
 
@@ -47,15 +56,19 @@ __all__ = [
     "Client",
     "ClientIdInUse",
     "ComboLeg",
+    "ConnectionEvent",
     "ConnectionFailed",
     "ConnectionLost",
     "ConnectionRefused",
     "ConnectionRejected",
     "Contract",
     "ContractDetails",
+    "Disconnected",
     "Execution",
     "ExecutionFilter",
+    "FarmStatus",
     "Fill",
+    "Gap",
     "HandshakeTimeout",
     "IBError",
     "ItemStream",
@@ -65,10 +78,15 @@ __all__ = [
     "OrderPlacement",
     "OverflowPolicy",
     "ProtocolError",
+    "Reconnect",
+    "ReconnectFailed",
+    "Reconnected",
+    "Reconnecting",
     "RequestTimeout",
     "ScannerSubscription",
     "StreamOverflow",
     "Subscription",
+    "TWSConnectivity",
     "TWSError",
     "TagValue",
     "Trade",

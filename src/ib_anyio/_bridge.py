@@ -301,91 +301,154 @@ class _Conn:
         pass
 
 
-class Bridge:
-    """One TWS connection: the ``EClient``, its socket and our two threads.
+class _Link:
+    """One TCP connection to TWS: its socket, outgoing queue and our two threads.
 
-    Built by :func:`ib_anyio.connect` after the handshake; call :meth:`start`
-    on the event loop, :meth:`aclose` to stop.
+    A :class:`Bridge` has one link at a time; reconnecting replaces it.
+    """
+
+    __slots__ = (
+        "binary_ids",
+        "closing",
+        "initial",
+        "outbox",
+        "reader",
+        "reader_done",
+        "sock",
+        "writer",
+    )
+
+    def __init__(self, sock: socket.socket, initial: bytes, binary_ids: bool) -> None:
+        self.sock = sock
+        self.initial = initial
+        self.binary_ids = binary_ids
+        self.closing = False
+        self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.reader_done = anyio.Event()
+        self.reader: threading.Thread | None = None
+        self.writer: threading.Thread | None = None
+
+
+class Bridge:
+    """The ``EClient``, the routing table and the wake-ups of one client; the
+    socket and the two threads of its current connection (a :class:`_Link`).
+
+    Built by :func:`ib_anyio.connect`; :meth:`attach` gives it a connected
+    socket (again after a reconnect), :meth:`aclose` stops it.
     """
 
     def __init__(
         self,
-        sock: socket.socket,
         wrapper: WrapperBase,
         *,
-        server_version: int,
-        connection_time: str,
         client_id: int,
         host: str,
         port: int,
         optional_capabilities: str = "",
-        initial: bytes = b"",
     ) -> None:
-        self._sock = sock
-        self._initial = initial
         self.wrapper = wrapper
-        self.server_version = server_version
-        self.connection_time = connection_time
-        self.connected = True
+        self.host, self.port = host, port
+        self.server_version = 0
+        self.connection_time = ""
+        self.connected = False
         #: Why the connection ended, once it has.
         self.lost: ConnectionLost | None = None
-        self._closing = False
+        #: Called on the event loop when the connection drops (not when closed by us):
+        #: by default every open route ends with the :class:`ConnectionLost`.
+        self.on_lost: Callable[[ConnectionLost], None] = self.fail_all
+        self._link: _Link | None = None
         self._to_wake: list[Route] = []
         self._wake_lock = threading.Lock()
-        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._reader_done = anyio.Event()
         self._token = anyio.lowlevel.current_token()
         self._loop_thread = threading.get_ident()
 
         ec = EClient(wrapper)
         ec.conn = _Conn(self)
         ec.host, ec.port, ec.clientId = host, port, client_id
-        ec.serverVersion_ = server_version
-        ec.connTime = connection_time
-        ec.connState = EClient.CONNECTED
         if optional_capabilities:
             ec.optCapab = optional_capabilities
-        ec.decoder = Decoder(wrapper, server_version)
         self.unknown_msg_ids: set[int] = set()
-        _skip_unknown_ids(ec.decoder, self.unknown_msg_ids)
         self.eclient = ec
-        self._binary_ids = server_version >= MIN_SERVER_VER_PROTOBUF and _DECODER_TAKES_MSG_ID
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"ib_anyio reader {host}:{port}", daemon=True
-        )
-        self._writer = threading.Thread(
-            target=self._write_loop, name=f"ib_anyio writer {host}:{port}", daemon=True
-        )
 
     # -- lifecycle (event loop) ------------------------------------------
 
-    def start(self) -> None:
-        self._writer.start()
-        self._reader.start()
+    def attach(
+        self,
+        sock: socket.socket,
+        *,
+        server_version: int,
+        connection_time: str,
+        initial: bytes = b"",
+    ) -> None:
+        """Start reading and writing ``sock``, a connection past the version handshake."""
+        assert self._link is None or self._link.reader_done.is_set(), "attach over a live link"
+        ec = self.eclient
+        ec.serverVersion_ = server_version
+        ec.connTime = connection_time
+        ec.connState = EClient.CONNECTED
+        ec.decoder = Decoder(self.wrapper, server_version)
+        _skip_unknown_ids(ec.decoder, self.unknown_msg_ids)
+        self.server_version = server_version
+        self.connection_time = connection_time
+        binary_ids = server_version >= MIN_SERVER_VER_PROTOBUF and _DECODER_TAKES_MSG_ID
+        link = _Link(sock, initial, binary_ids)
+        where = f"{self.host}:{self.port}"
+        link.reader = threading.Thread(
+            target=self._read_loop, args=(link,), name=f"ib_anyio reader {where}", daemon=True
+        )
+        link.writer = threading.Thread(
+            target=self._write_loop, args=(link,), name=f"ib_anyio writer {where}", daemon=True
+        )
+        self._link = link
+        self.lost = None
+        self.connected = True
+        link.writer.start()
+        link.reader.start()
 
     async def aclose(self) -> None:
-        """Close the socket and wait for both threads to finish."""
-        self._closing = True
+        """Close the connection and wait for both threads to finish; every route ends."""
+        await self.close_link()
+        self.fail_all(self.lost if self.lost is not None else ConnectionLost("connection closed"))
+
+    async def close_link(self) -> None:
+        """Close the current connection (if any) and join its threads.
+
+        Idempotent; the routes of a connection closed here end with
+        :class:`ConnectionLost` (one that dropped by itself went to :attr:`on_lost`).
+        """
+        link = self._link
+        if link is None:
+            return
+        if not link.reader_done.is_set():
+            link.closing = True
         self.connected = False
         with contextlib.suppress(OSError):  # already closed by the peer
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._outbox.put(None)
-        if self._reader.is_alive() or self._reader.ident is not None:
-            with anyio.CancelScope(shield=True):
-                await self._reader_done.wait()
-        self._reader.join()
-        self._writer.join()
-        self._sock.close()
+            link.sock.shutdown(socket.SHUT_RDWR)
+        link.outbox.put(None)
+        with anyio.CancelScope(shield=True):
+            await link.reader_done.wait()
+        assert link.reader is not None
+        assert link.writer is not None
+        link.reader.join()
+        link.writer.join()
+        link.sock.close()
+
+    def fail_all(self, lost: ConnectionLost) -> None:
+        """End every open route with ``lost``."""
+        for route in list(self.wrapper._routes.values()):
+            route.fail(lost)
 
     # -- writing --------------------------------------------------------
 
     def write(self, msg: bytes) -> None:
-        if not self.connected:
+        link = self._link
+        if not self.connected or link is None:
             raise self.lost or ConnectionLost("not connected to TWS")
-        self._outbox.put(msg)
+        link.outbox.put(msg)
 
-    def _write_loop(self) -> None:
-        outbox, sock = self._outbox, self._sock
+    @staticmethod
+    def _write_loop(link: _Link) -> None:
+        outbox, sock = link.outbox, link.sock
         while True:
             msg = outbox.get()
             if msg is None:
@@ -407,41 +470,42 @@ class Bridge:
 
     # -- reading (reader thread) ----------------------------------------
 
-    def _read_loop(self) -> None:
+    def _read_loop(self, link: _Link) -> None:
         exc: BaseException | None = None
         lost: ConnectionLost
         try:
-            self._read_frames()
+            self._read_frames(link)
         except OSError as e:  # ProtocolError too (a ConnectionError)
             exc = e
         except BaseException as e:  # a bug of ours: report it, never die silently
             logger.exception("ib_anyio reader thread failed")
             exc = e
         finally:
-            self.connected = False
-            if isinstance(exc, ProtocolError) and not self._closing:
+            if self._link is link:
+                self.connected = False
+            if isinstance(exc, ProtocolError) and not link.closing:
                 logger.error("ib_anyio: closing the connection to TWS: %s", exc)
-                with contextlib.suppress(OSError):  # the writer thread and TWS see it closed
-                    self._sock.shutdown(socket.SHUT_RDWR)
                 lost = exc
             else:
-                reason = "connection closed" if self._closing else "TWS closed the connection"
+                reason = "connection closed" if link.closing else "TWS closed the connection"
                 lost = ConnectionLost(f"{reason}{f': {exc}' if exc else ''}")
                 lost.__cause__ = exc
-            self.lost = lost
-            self._call_soon(self._finish_reader, lost)
+            with contextlib.suppress(OSError):  # the writer thread and TWS see it closed
+                link.sock.shutdown(socket.SHUT_RDWR)
+            link.outbox.put(None)  # the writer thread ends too
+            self._call_soon(self._finish_reader, link, lost)
 
-    def _read_frames(self) -> None:
+    def _read_frames(self, link: _Link) -> None:
         """Receive, frame linearly and decode, all in this thread (the hot loop)."""
-        sock, decoder = self._sock, self.eclient.decoder
+        sock, decoder = link.sock, self.eclient.decoder
         interpret = decoder.interpret
         # ibapi 9.x has no protobuf, and never sees binary ids (server version < 201).
         process_protobuf: Callable[[bytes, int], None] = getattr(
             decoder, "processProtoBuf", _no_protobuf
         )
-        binary_ids, takes_msg_id = self._binary_ids, _DECODER_TAKES_MSG_ID
+        binary_ids, takes_msg_id = link.binary_ids, _DECODER_TAKES_MSG_ID
         unpack = _unpack_size
-        pending, chunk = self._initial, b""
+        pending, chunk = link.initial, b""
         while True:
             data = pending + chunk if pending else chunk
             end = len(data)
@@ -480,7 +544,7 @@ class Bridge:
                 self._flush_wakes()
             chunk = sock.recv(_RECV_SIZE)
             if not chunk:
-                if pending and not self._closing:
+                if pending and not link.closing:
                     raise _cut_off(pending)
                 return
 
@@ -508,12 +572,20 @@ class Bridge:
         except Exception:  # the event loop is gone; nobody is waiting any more
             logger.debug("event loop finished; dropping a wake-up")
 
-    def _finish_reader(self, lost: ConnectionLost) -> None:
-        """Event loop: the reader thread has stopped; end everything still open."""
+    def _finish_reader(self, link: _Link, lost: ConnectionLost) -> None:
+        """Event loop: a reader thread has stopped; end what its connection carried."""
         _wake_all(self._take_wakes())
-        for route in list(self.wrapper._routes.values()):
-            route.fail(lost)
-        self._reader_done.set()
+        link.reader_done.set()
+        if link is not self._link:
+            return
+        self.lost = lost
+        if link.closing:
+            self.fail_all(lost)
+            return
+        starting = self.wrapper._routes.get("__connect__")
+        if starting is not None:  # the session had not started yet
+            starting.fail(lost)
+        self.on_lost(lost)
 
 
 def _bad_length(size: int, data: bytes, pos: int) -> ProtocolError:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, final
 
 import anyio
 import attrs
@@ -50,6 +50,15 @@ from ._orders import (
     place_all,
 )
 from ._pacing import DEFAULT_MAX_MSG_RATE, HistoricalPacer, MessagePacer, small_bars
+from ._reconnect import (
+    MARKET_DATA_REQUESTS,
+    ConnectionEvent,
+    Disconnected,
+    Gap,
+    Reconnect,
+    Supervisor,
+    connection_event,
+)
 from ._spec import REQ_ID, Arg, Call, Const, RequestSpec, _ReqId
 from ._stream import ItemStream, Subscription
 
@@ -102,11 +111,20 @@ class Notice:
 
 
 _NOTICES = RequestSpec(name="notices", call=Call("notices"), key="notices", mode="stream")
+_CONNECTION_EVENTS = RequestSpec(
+    name="connection_events",
+    call=Call("connection_events"),
+    key="connection_events",
+    mode="stream",
+)
+#: Channels of this client alone: nothing is sent to TWS for them.
+_LOCAL: Final = frozenset({"notices", "connection_events"})
 
 #: Account-wide subscriptions: one TWS subscription per request and arguments,
 #: shared by every open ``async with`` block (see :mod:`ib_anyio._fanout`).
 SHARED_REQUESTS: Final = frozenset(
     {
+        "connection_events",
         "notices",
         "req_account_summary",
         "req_account_updates",
@@ -164,12 +182,25 @@ class ClientBase:
         self._shared: dict[tuple[str, tuple[Any, ...]], SharedRoute] = {}
         # Every order callback goes to the router, from the first message on.
         self._orders = OrderRouter(
-            bridge, next_order_id=self.next_order_id, buffer_size=buffer_size, pacer=self._pacer
+            bridge,
+            next_order_id=self.next_order_id,
+            buffer_size=buffer_size,
+            pacer=self._pacer,
+            request_timeout=lambda: self._request_timeout,
         )
         for key in ORDER_KEYS:
             self._routes[key] = self._orders
         #: The accounts this login may trade, as TWS announced them on connect.
         self.managed_accounts: tuple[str, ...] = ()
+        #: The open subscriptions TWS serves (re-sent after a reconnect): route -> request.
+        self._live: dict[Route, tuple[RequestSpec, tuple[Any, ...]]] = {}
+        #: Member streams read by one-shot snapshots: they end on a drop.
+        self._oneshots: set[StreamRoute] = set()
+        self._supervisor: Supervisor | None = None
+        #: Whether the current connection completed its start (``connect`` sets it).
+        self._session_ready = False
+        self._up = anyio.Event()  # set while connected (replaced on a drop)
+        self._up.set()
 
     # -- public ---------------------------------------------------------
 
@@ -232,6 +263,35 @@ class ClientBase:
             A subscription to open with ``async with``, yielding :class:`Notice`.
         """
         return self._subscribe(_NOTICES, ())
+
+    def connection_events(self) -> Subscription[ConnectionEvent]:
+        """Stream the connection's changes of state.
+
+        :class:`~ib_anyio.Disconnected`, :class:`~ib_anyio.Reconnecting` and
+        :class:`~ib_anyio.Reconnected` (under a reconnect policy), and TWS's own
+        notices as typed events: :class:`~ib_anyio.TWSConnectivity` (1100,
+        1101, 1102, 1300, 2110) and :class:`~ib_anyio.FarmStatus` (2103 to
+        2108, 2119, 2157, 2158). Any number of blocks may be open at once; each
+        gets every event from the moment it opens. It may be opened while
+        reconnecting.
+
+        Returns:
+            A subscription to open with ``async with``.
+        """
+        return self._subscribe(_CONNECTION_EVENTS, ())
+
+    async def wait_connected(self) -> None:
+        """Return once the client is connected (at once if it is).
+
+        Under a reconnect policy: once the connection is back and every open
+        subscription has been re-sent.
+
+        Raises:
+            ConnectionLost: The connection is closed for good (no policy, or
+                :class:`~ib_anyio.ReconnectFailed`).
+        """
+        await self._up.wait()
+        self._check_connected()
 
     # -- orders -----------------------------------------------------------
 
@@ -485,7 +545,7 @@ class ClientBase:
         self._check(spec, args)
         await self._permit()  # the wait for a permit is not part of the timeout
         with anyio.move_on_after(timeout):
-            async with self._open_stream(spec, args) as stream:
+            async with self._open_stream(spec, args, oneshot=True) as stream:
                 req_id = stream.req_id
                 async for item in stream:
                     if isinstance(item, end):
@@ -526,7 +586,7 @@ class ClientBase:
             f"{spec.name}() streams: use `async with client.{spec.name}(...) as stream:`"
             ", not `await`"
         )
-        before = None if spec is _NOTICES else self._permits_for(spec, args)  # notices(): none
+        before = None if spec.call.method in _LOCAL else self._permits_for(spec, args)
         return Subscription(
             spec.name, lambda: self._open_stream(spec, args), usage=usage, before=before
         )
@@ -573,7 +633,7 @@ class ClientBase:
 
     def _check(self, spec: RequestSpec, args: tuple[Any, ...]) -> None:
         """Validate before anything is sent: availability, arguments, connection."""
-        if spec.call.method != "notices" and not hasattr(EClient, spec.call.method):
+        if spec.call.method not in _LOCAL and not hasattr(EClient, spec.call.method):
             installed = ibapi_version()
             if spec.added_in:
                 detail = f"needs ibapi >= {spec.added_in}"
@@ -593,7 +653,8 @@ class ClientBase:
             raise TypeError(
                 f"{spec.name}(): {param.name} must be {expected}, not {type(value).__name__}"
             )
-        self._check_connected()
+        if spec.call.method not in _LOCAL:
+            self._check_connected()
 
     def _check_connected(self) -> None:
         if not self._bridge.connected:
@@ -675,36 +736,43 @@ class ClientBase:
             raise route.error
         return route.items[0] if route.single else route.items
 
-    def _open_stream(self, spec: RequestSpec, args: tuple[Any, ...]) -> ItemStream[Any]:
+    def _open_stream(
+        self, spec: RequestSpec, args: tuple[Any, ...], *, oneshot: bool = False
+    ) -> ItemStream[Any]:
         if spec.name in SHARED_REQUESTS:
-            return self._open_shared(spec, args)
+            return self._open_shared(spec, args, oneshot=oneshot)
         key = self.next_order_id() if spec.key == "req_id" else spec.key
         route = StreamRoute(self._bridge, key, maxlen=self._buffer_size, overflow=self._overflow)
         self._register(route)
+        self._live[route] = (spec, args)
         closed = False
 
         def close() -> None:
             nonlocal closed
             if not closed:
                 closed = True
+                self._live.pop(route, None)
                 self._unregister(route)
                 self._cancel(spec, args, route)
 
         try:
-            if spec is not _NOTICES:
-                self._call(spec.call, args, key)
+            self._call(spec.call, args, key)
         except BaseException:
             close()
             raise
-        return ItemStream(route, key if isinstance(key, int) else None, close)
+        return ItemStream(route, close)
 
-    def _open_shared(self, spec: RequestSpec, args: tuple[Any, ...]) -> ItemStream[Any]:
+    def _open_shared(
+        self, spec: RequestSpec, args: tuple[Any, ...], *, oneshot: bool = False
+    ) -> ItemStream[Any]:
         """Join the TWS subscription for ``(spec, args)``, starting it if need be."""
         ident = (spec.name, args)
         shared = self._shared.get(ident)
         if shared is None or shared.finished:
             shared = self._start_shared(spec, args)
         member = shared.join(maxlen=self._buffer_size, overflow=self._overflow)
+        if oneshot:
+            self._oneshots.add(member)
         closed = False
 
         def close() -> None:
@@ -712,13 +780,14 @@ class ClientBase:
             if closed:
                 return
             closed = True
+            self._oneshots.discard(member)
             if shared.leave(member) and self._shared.get(ident) is shared:
                 del self._shared[ident]
+                self._live.pop(shared, None)
                 self._unregister(shared)
                 self._cancel(spec, args, shared)
 
-        key = shared.key
-        return ItemStream(member, key if isinstance(key, int) else None, close)
+        return ItemStream(member, close)
 
     def _start_shared(self, spec: RequestSpec, args: tuple[Any, ...]) -> SharedRoute:
         for ident, other in list(self._shared.items()):
@@ -726,6 +795,7 @@ class ClientBase:
                 continue
             if other.finished:  # ended by TWS or the connection: a new one replaces it
                 del self._shared[ident]
+                self._live.pop(other, None)
                 self._unregister(other)
             elif spec.name == "req_account_updates":
                 raise RuntimeError(
@@ -737,11 +807,15 @@ class ClientBase:
         self._register(shared)
         ident = (spec.name, args)
         self._shared[ident] = shared
+        local = spec.call.method in _LOCAL
+        if not local:
+            self._live[shared] = (spec, args)
         try:
-            if spec is not _NOTICES:
+            if not local:
                 self._call(spec.call, args, key)
         except BaseException:
             del self._shared[ident]
+            self._live.pop(shared, None)
             self._unregister(shared)
             raise
         return shared
@@ -758,6 +832,12 @@ class ClientBase:
                 if notices is not None:
                     notices.push(Notice(req_id, code, message, time, reject_json))
             return
+        if req_id == -1:
+            event = connection_event(code, message)
+            if event is not None:
+                self._emit(event)
+                if code == _DATA_LOST:
+                    self._bridge._call_soon(self._data_lost)
         if is_informational(code):
             logger.info("TWS notice %s (request %s): %s", code, req_id, message)
         else:
@@ -771,6 +851,100 @@ class ClientBase:
         notices = self._routes.get("notices")
         if notices is not None:
             notices.push(Notice(req_id, code, message, time, reject_json))
+
+    # -- outages (see :mod:`ib_anyio._reconnect`) --------------------------
+
+    def supervisor(
+        self, policy: Reconnect | None, start_session: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Coroutine[Any, Any, None]]:
+        """The supervisor task to run beside the connection's block (used by ``connect``)."""
+        supervisor = Supervisor(self, policy, start_session)
+        self._supervisor = supervisor
+        self._bridge.on_lost = self._on_lost if policy is not None else self._on_drop
+        return supervisor.run
+
+    def _emit(self, event: ConnectionEvent) -> None:
+        """Deliver ``event`` to the open ``connection_events()`` blocks (any thread)."""
+        route = self._routes.get("connection_events")
+        if route is not None:
+            route.push(event)
+
+    def _on_drop(self, lost: ConnectionLost) -> None:
+        """Event loop, no reconnect policy: the connection dropped; everything ends."""
+        self._up = anyio.Event()
+        self._emit(Disconnected(lost))
+        self._bridge.fail_all(lost)
+        self._up.set()  # wait_connected() raises
+
+    def _on_lost(self, lost: ConnectionLost) -> None:
+        """Event loop, under a reconnect policy: the connection dropped.
+
+        One-shot requests in flight end with ``lost``; subscriptions, Trades
+        and ``order_events()`` stay open for the supervisor to resume.
+        """
+        if not self._session_ready:
+            return  # a reconnect attempt failed: the supervisor sees it and retries
+        self._session_ready = False
+        if self._up.is_set():
+            self._up = anyio.Event()
+        self._emit(Disconnected(lost))
+        for route in list(self._routes.values()):
+            if isinstance(route, CollectRoute):
+                route.fail(lost)
+        for member in list(self._oneshots):
+            member.fail(lost)
+        self._orders.interrupt(lost)
+        assert self._supervisor is not None
+        self._supervisor.submit("lost")
+
+    def _data_lost(self) -> None:
+        """Event loop: TWS said 1101; the supervisor re-sends the market data."""
+        if self._supervisor is not None:
+            self._supervisor.submit("data_lost")
+
+    def _restored(self) -> None:
+        """Event loop: connected again, subscriptions re-sent."""
+        self._up.set()
+
+    def _give_up(self, lost: ConnectionLost) -> None:
+        """Event loop: the connection is gone for good; everything ends with ``lost``."""
+        self._bridge.lost = lost
+        self._bridge.fail_all(lost)
+        self._up.set()  # wait_connected() raises
+
+    async def _resubscribe(self, reason: Literal["reconnect", "data_lost"]) -> int:
+        """Re-send the open subscriptions (after a reconnect: all; on 1101: market
+        data), each with a new request id after a :class:`Gap`; return how many."""
+        resent = 0
+        for route, (spec, args) in list(self._live.items()):
+            if reason == "data_lost" and spec.name not in MARKET_DATA_REQUESTS:
+                continue
+            await self._permit()
+            if route not in self._live or route.finished:
+                continue  # closed, or ended by TWS, while waiting for the permit
+            old = route.key
+            new = self.next_order_id() if isinstance(old, int) else old
+            if new != old:
+                self._unregister(route)
+                route.key = new
+                self._routes[new] = route
+            gap = Gap(
+                reason, old if isinstance(old, int) else None, new if isinstance(new, int) else None
+            )
+            if isinstance(route, SharedRoute):
+                route.restart(gap)
+            else:
+                route.push(gap)
+            self._call(spec.call, args, new)
+            resent += 1
+        return resent
+
+    async def _reconcile_orders(self) -> None:
+        """After a reconnect: catch up with what the orders did during the outage."""
+        await self._orders.reconcile(self)
+
+
+_DATA_LOST = 1101
 
 
 def _historical_keys(spec: RequestSpec, args: tuple[Any, ...]) -> tuple[Any, Any, bool]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from anyio.abc import SocketAttribute
@@ -27,6 +29,10 @@ from ._errors import (
 from ._generated._client import Client
 from ._generated._wrapper import GeneratedWrapper
 from ._pacing import DEFAULT_MAX_MSG_RATE, check_max_msg_rate
+from ._reconnect import Reconnect
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "connect"]
 
@@ -85,6 +91,7 @@ async def connect(
     optional_capabilities: str = "",
     connect_options: str = "",
     max_msg_rate: int | None = DEFAULT_MAX_MSG_RATE,
+    reconnect: Reconnect | None = None,
 ) -> AsyncIterator[Client]:
     """Connect to TWS or IB Gateway (or :func:`ib_anyio.sim.serve`).
 
@@ -120,6 +127,14 @@ async def connect(
         optional_capabilities: Passed to TWS with ``startApi``.
         connect_options: Appended to the version range in the handshake
             (e.g. ``"+PACEAPI"``).
+        reconnect: A :class:`~ib_anyio.Reconnect` policy under which the
+            block survives a dropped connection: the client reconnects with
+            the same ``client_id``, re-sends every open subscription (a
+            :class:`~ib_anyio.Gap` item marks the place in each stream) and
+            reconciles orders; requests in flight raise
+            :class:`~ib_anyio.ConnectionLost`. ``None`` (default): a drop ends
+            every request and stream with :class:`~ib_anyio.ConnectionLost`.
+            See docs/reliability.md.
 
     Yields:
         The connected :class:`~ib_anyio.Client`.
@@ -146,21 +161,16 @@ async def connect(
     if request_timeout is not None and not request_timeout > 0:
         raise ValueError(f"request_timeout must be positive or None, not {request_timeout!r}")
     max_msg_rate = check_max_msg_rate(max_msg_rate)
+    if reconnect is not None and not isinstance(reconnect, Reconnect):
+        raise TypeError(f"reconnect must be a Reconnect policy or None, not {reconnect!r}")
     where = f"{host}:{port}"
-    sock, server_version, conn_time, leftover = await _handshake(
-        host, port, timeout, connect_options
-    )
     wrapper = _WrapperClass()
     bridge = Bridge(
-        sock,
         wrapper,
-        server_version=server_version,
-        connection_time=conn_time,
         client_id=client_id,
         host=host,
         port=port,
         optional_capabilities=optional_capabilities,
-        initial=leftover,
     )
     # The client routes errors from here on; a refusal during start-up fails `ready`.
     client = Client(
@@ -170,27 +180,62 @@ async def connect(
         request_timeout=request_timeout,
         max_msg_rate=max_msg_rate,
     )
-    ready = CollectRoute(bridge, "__connect__", single=False)
-    wrapper._routes["__connect__"] = ready
-    bridge.start()
-    try:
+
+    async def start_session() -> None:
+        sock, server_version, conn_time, leftover = await _handshake(
+            host, port, timeout, connect_options
+        )
+        wrapper.accounts = None
+        wrapper.next_valid_id = None
+        ready = CollectRoute(bridge, "__connect__", single=False)
+        wrapper._routes["__connect__"] = ready
+        bridge.attach(
+            sock, server_version=server_version, connection_time=conn_time, initial=leftover
+        )
         try:
-            with anyio.fail_after(timeout):
-                bridge.eclient.startApi()
-                while not ready.finished:
-                    await ready.wait()
-        except TimeoutError:
-            raise HandshakeTimeout(
-                f"TWS at {where} did not start the API session within {timeout} s"
-            ) from None
-        finally:
-            del wrapper._routes["__connect__"]
-        if ready.error is not None:
-            raise _refusal(where, client_id, ready.error) from ready.error
+            try:
+                with anyio.fail_after(timeout):
+                    bridge.eclient.startApi()
+                    while not ready.finished:
+                        await ready.wait()
+            except TimeoutError:
+                raise HandshakeTimeout(
+                    f"TWS at {where} did not start the API session within {timeout} s"
+                ) from None
+            finally:
+                del wrapper._routes["__connect__"]
+            if ready.error is not None:
+                raise _refusal(where, client_id, ready.error) from ready.error
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await bridge.close_link()
+            raise
         client.managed_accounts = tuple(wrapper.accounts or ())
-        yield client
+        client._session_ready = True
+
+    try:
+        await start_session()
+        async with _supervised(client.supervisor(reconnect, start_session)):
+            yield client
     finally:
         await bridge.aclose()
+
+
+@asynccontextmanager
+async def _supervised(supervise: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    """Run ``supervise`` beside the ``async with`` body, which sees its own exceptions
+    as they are (not wrapped in an ``ExceptionGroup``: the supervisor never raises)."""
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(supervise)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 def _refusal(where: str, client_id: int, error: BaseException) -> ConnectionFailed:

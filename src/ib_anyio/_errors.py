@@ -12,8 +12,9 @@ The hierarchy::
     │   ├── UnsupportedServerVersion  TWS speaks a version the installed ibapi cannot
     │   └── ClientIdInUse           TWS error 326: another connection uses this client id
     ├── ConnectionLost              (also ConnectionError) the connection dropped while in use
-    │   └── ProtocolError           TWS sent bytes that are not a stream of frames (garbage,
-    │                               a length above 16 MiB, a frame cut off by a close)
+    │   ├── ProtocolError           TWS sent bytes that are not a stream of frames (garbage,
+    │   │                           a length above 16 MiB, a frame cut off by a close)
+    │   └── ReconnectFailed         the reconnect policy gave up
     ├── RequestTimeout              (also TimeoutError) a request got no answer within
     │                               the connection's `request_timeout`
     ├── StreamOverflow              (also anyio.BrokenResourceError) a stream's buffer overflowed
@@ -47,6 +48,7 @@ __all__ = [
     "HandshakeTimeout",
     "IBError",
     "ProtocolError",
+    "ReconnectFailed",
     "RequestTimeout",
     "StreamOverflow",
     "TWSError",
@@ -166,7 +168,17 @@ class ConnectionLost(IBError, ConnectionError):
 
     Every open request and stream ends with it (or with its subclass
     :class:`ProtocolError`), and so does every later request on the connection.
+    Under a reconnect policy (``connect(reconnect=...)``) only the one-shot
+    requests in flight, and the requests made while reconnecting, raise it;
+    streams and orders carry on once the connection is back.
     """
+
+
+@final
+class ReconnectFailed(ConnectionLost):
+    """The reconnect policy gave up (``max_attempts`` failed, or TWS now speaks
+    a version the installed ibapi cannot): every open request and stream ends
+    with it, and every later request raises it."""
 
 
 @final

@@ -107,6 +107,16 @@ class SharedRoute(Route):
         for member in members:
             member.fail(exc)
 
+    def restart(self, gap: object) -> None:
+        """Event loop: the subscription is being re-sent (as :attr:`key`, which may be
+        new): forget the state, and tell every member with ``gap``."""
+        with self._lock:
+            self._state.clear()
+            self.end_item = None
+            for member in self.members:
+                member.key = self.key
+                member.push(gap)
+
     def join(self, *, maxlen: int, overflow: OverflowPolicy) -> StreamRoute:
         """Event loop: a new member stream, primed with the replay."""
         member = StreamRoute(self._bridge, self.key, maxlen=maxlen, overflow=overflow)

@@ -44,12 +44,14 @@ import attrs
 from anyio.abc import ObjectReceiveStream
 from ibapi.client import EClient
 from ibapi.contract import Contract
+from ibapi.execution import ExecutionFilter
 from ibapi.order import Order
 
 from ._bridge import Bridge, CollectRoute, Route, StreamRoute
-from ._errors import ConnectionLost, TWSError
+from ._errors import ConnectionLost, RequestTimeout, TWSError
 from ._generated._items import (
     CommissionAndFeesReportItem,
+    CompletedOrder,
     ExecDetails,
     OpenOrder,
     OpenOrderEnd,
@@ -351,14 +353,17 @@ class Trade(ObjectReceiveStream[OrderEvent]):
         Raises:
             TWSError: TWS refused, e.g. 10147 (no such order) or 161 (not in a
                 cancellable state: already filled or cancelled).
-            ConnectionLost: The connection dropped first.
+            RequestTimeout: TWS did not answer within the connection's
+                ``request_timeout`` (the order's state is unknown: watch it).
+            ConnectionLost: The connection dropped first (also under a reconnect
+                policy: the order's state is then reconciled on reconnecting).
         """
         pending = _Pending()
         self._cancels.append(pending)
         try:
             await self._router.permit()
             self._router.send_cancel(self._order_id)
-            await self._wait(lambda: pending.finished or self._lost is not None)
+            await self._answered("cancel", pending)
         finally:
             if pending in self._cancels:
                 self._cancels.remove(pending)
@@ -379,6 +384,9 @@ class Trade(ObjectReceiveStream[OrderEvent]):
         Raises:
             TypeError: ``order`` is not an ``ibapi.order.Order``.
             TWSError: TWS refused the change; the order goes on as it was.
+            RequestTimeout: TWS did not answer within the connection's
+                ``request_timeout`` (whether the change took is unknown: watch
+                the order).
             ConnectionLost: The connection dropped first.
         """
         if not isinstance(order, Order):
@@ -402,7 +410,7 @@ class Trade(ObjectReceiveStream[OrderEvent]):
     async def _acknowledged_by_tws(self, pending: _Pending) -> None:
         """Wait for TWS's answer to a re-placement: ``openOrder``, or an error (raised)."""
         try:
-            await self._wait(lambda: pending.finished or self._lost is not None)
+            await self._answered("modify", pending)
         finally:
             if pending in self._modifies:
                 self._modifies.remove(pending)
@@ -410,6 +418,15 @@ class Trade(ObjectReceiveStream[OrderEvent]):
             raise pending.error
         if not pending.finished and self._lost is not None:
             raise self._lost
+
+    async def _answered(self, name: str, pending: _Pending) -> None:
+        """Wait for TWS's answer to ``pending``, within the connection's ``request_timeout``."""
+        timeout = self._router.request_timeout()
+        with anyio.move_on_after(timeout):
+            await self._wait(lambda: pending.finished or self._lost is not None)
+            return
+        assert timeout is not None
+        raise RequestTimeout(name, self._order_id, timeout)
 
     async def _wait(self, condition: Callable[[], bool]) -> None:
         if condition():
@@ -563,6 +580,12 @@ class Trade(ObjectReceiveStream[OrderEvent]):
             self._lost = exc
             self._changed()
 
+    def _on_interrupted(self, exc: BaseException) -> None:
+        """The connection dropped, to be re-established: what waits for an answer ends."""
+        for waiter in [*self._cancels, *self._modifies]:
+            waiter.finish(exc)
+        self._changed()
+
 
 @attrs.frozen(slots=True)
 class _OrderMessage:
@@ -623,8 +646,11 @@ class OrderRouter(Route):
         next_order_id: Callable[[], int],
         buffer_size: int,
         pacer: MessagePacer | None = None,
+        request_timeout: Callable[[], float | None] = lambda: None,
     ) -> None:
         super().__init__(bridge, "orders")
+        #: The connection's ``request_timeout`` now (it may be changed at any time).
+        self.request_timeout = request_timeout
         self._pacer = pacer if pacer is not None else MessagePacer(None)
         self._next_order_id = next_order_id
         self._buffer_size = buffer_size
@@ -636,7 +662,7 @@ class OrderRouter(Route):
         self._by_perm: dict[int, Trade] = {}
         self._fills: dict[str, tuple[Trade | None, Fill | None]] = {}
         self._reports: dict[str, tuple[Any, ...]] = {}
-        self._early_reports: dict[str, Any] = {}
+        self._early_reports: dict[str, CommissionAndFeesReportItem] = {}
         self._statuses: dict[Hashable, tuple[Any, ...]] = {}
         self._streams: tuple[StreamRoute, ...] = ()
         self._snapshot: CollectRoute | None = None
@@ -693,6 +719,102 @@ class OrderRouter(Route):
             if what_if.error is None and what_if.state is None:
                 what_if.error = exc
                 what_if.event.set()
+
+    def interrupt(self, exc: ConnectionLost) -> None:
+        """Event loop: the connection dropped, to be re-established (a reconnect
+        policy): the snapshot, what-ifs and cancel/modify answers in flight end
+        with ``exc``; Trades and ``order_events()`` carry on."""
+        self._wake()
+        if self._snapshot is not None:
+            self._snapshot.fail(exc)
+        for what_if in self._what_ifs.values():
+            if what_if.error is None and what_if.state is None:
+                what_if.error = exc
+                what_if.event.set()
+        for trade in self._trades.values():
+            trade._on_interrupted(exc)
+
+    async def reconcile(self, client: Any) -> None:
+        """After a reconnect: learn what the orders did during the outage.
+
+        Asks for the open orders (their ``openOrder`` and ``orderStatus`` update
+        the Trades as usual) and this client's executions, which are handled as
+        live ones: each reaches its Trade and ``order_events()`` once, by
+        ``execId``. A Trade that was working and is neither open nor finished
+        by then ended during the outage: its final status comes from TWS's
+        completed orders. What cannot be learnt is logged, never guessed.
+        """
+        working = [t for t in self._trades.values() if not t.is_done]
+        try:
+            open_now = await client.req_open_orders()
+            flt = ExecutionFilter()
+            flt.clientId = self.client_id
+            executions = await client.req_executions(flt)
+        except (ConnectionLost, RequestTimeout, TWSError) as exc:
+            logger.warning("ib_anyio: could not reconcile orders after reconnecting: %s", exc)
+            return
+        for item in executions:
+            if isinstance(item, ExecDetails):
+                self._dispatch(item)
+        still_open = {(i.order.clientId, i.order_id) for i in open_now if isinstance(i, OpenOrder)}
+        ended = [
+            t for t in working if not t.is_done and (t.client_id, t.order_id) not in still_open
+        ]
+        if ended:
+            await self._reconcile_ended(client, ended)
+
+    async def _reconcile_ended(self, client: Any, ended: list[Trade]) -> None:
+        """Final statuses of orders that ended during an outage, from completed orders."""
+        try:
+            completed = await client.req_completed_orders(True)
+        except (ConnectionLost, RequestTimeout, TWSError, NotImplementedError) as exc:
+            logger.warning(
+                "ib_anyio: orders %s ended during the outage; their final status is unknown (%s)",
+                [t.order_id for t in ended],
+                exc,
+            )
+            return
+        final = {
+            i.order.permId: i.order_state.status
+            for i in completed
+            if isinstance(i, CompletedOrder) and i.order.permId
+        }
+        for trade in ended:
+            status = final.get(trade.perm_id)
+            if status is None:
+                logger.warning(
+                    "ib_anyio: order %s is neither open nor completed at TWS; its status stays %r",
+                    trade.order_id,
+                    trade.status,
+                )
+                continue
+            filled = sum((f.execution.shares for f in trade.fills), Decimal(0))
+            filled = _decimal(filled)
+            total = _decimal(trade.order.totalQuantity)
+            value = sum(
+                (
+                    _decimal(f.execution.shares) * Decimal(str(f.execution.price))
+                    for f in trade.fills
+                ),
+                Decimal(0),
+            )
+            avg = float(value / filled) if filled else 0.0
+            last = trade.fills[-1].execution.price if trade.fills else 0.0
+            self._dispatch(
+                OrderStatusItem(
+                    trade.order_id,
+                    status,
+                    filled,
+                    max(total - filled, Decimal(0)),
+                    avg,
+                    trade.perm_id,
+                    trade.order.parentId,
+                    last,
+                    trade.client_id,
+                    "",
+                    0.0,
+                )
+            )
 
     def _dispatch(self, item: object) -> None:
         if isinstance(item, OrderStatusItem):
@@ -781,10 +903,14 @@ class OrderRouter(Route):
             return  # the same execution again
         trade = self._trade_of(execution.clientId, execution.orderId, execution.permId)
         self._remember_perm(trade, execution.permId)
-        report = self._early_reports.pop(exec_id, None)
-        fill = trade._on_exec(item, report) if trade is not None else None
+        early = self._early_reports.pop(exec_id, None)
+        fill = trade._on_exec(item, None) if trade is not None else None
         self._fills[exec_id] = (trade, fill)
         self._fan_out(item)
+        if early is not None:  # its report came first (a reconciliation): now, after it
+            if trade is not None:
+                trade._on_commission(fill, early)
+            self._fan_out(early)
 
     def _on_commission(self, item: CommissionAndFeesReportItem) -> None:
         report = item.commission_and_fees_report
@@ -795,12 +921,14 @@ class OrderRouter(Route):
         self._reports[exec_id] = signature
         owner = self._fills.get(exec_id)
         if owner is None:
-            # Before its execution (TWS sends the execution first): keep it for the fill.
-            self._early_reports[exec_id] = report
-        else:
-            trade, fill = owner
-            if trade is not None:
-                trade._on_commission(fill, item)
+            # Before its execution (live, TWS sends the execution first; a
+            # reconciliation's executions are handled once all are in): keep it
+            # for the fill, and deliver it after the execution.
+            self._early_reports[exec_id] = item
+            return
+        trade, fill = owner
+        if trade is not None:
+            trade._on_commission(fill, item)
         self._fan_out(item)
 
     def _on_error(self, error: TWSError, informational: bool) -> None:
@@ -906,7 +1034,7 @@ class OrderRouter(Route):
         def close() -> None:
             self._streams = tuple(s for s in self._streams if s is not route)
 
-        return ItemStream(route, None, close)
+        return ItemStream(route, close)
 
 
 class _Placement:

@@ -46,9 +46,9 @@ class ItemStream(ObjectReceiveStream[T_co]):
     Built by the client; do not instantiate it yourself.
     """
 
-    __slots__ = ("_budget", "_buf", "_close", "_closed", "_deadline", "_route", "req_id")
+    __slots__ = ("_budget", "_buf", "_close", "_closed", "_deadline", "_route")
 
-    def __init__(self, route: StreamRoute, req_id: int | None, close: Callable[[], None]) -> None:
+    def __init__(self, route: StreamRoute, close: Callable[[], None]) -> None:
         self._route = route
         # The route's buffer, or an empty one once closed: the fast path needs
         # one check only.
@@ -57,8 +57,15 @@ class ItemStream(ObjectReceiveStream[T_co]):
         self._closed = False
         self._budget = CHECK_EVERY
         self._deadline = 0.0
-        #: The TWS request id of this subscription (``None`` for account-wide ones).
-        self.req_id = req_id
+
+    @property
+    def req_id(self) -> int | None:
+        """The TWS request id of this subscription (``None`` for id-less ones).
+
+        A new one after the subscription is re-sent (see :class:`~ib_anyio.Gap`).
+        """
+        key = self._route.key
+        return key if isinstance(key, int) and key >= 0 else None
 
     @property
     def dropped(self) -> int:
