@@ -22,10 +22,10 @@ from ib_anyio import sim
 from ib_anyio._pacing import HistoricalPacer
 from tests.helpers import stock
 
-#: Messages in the burst: 100 ``reqCurrentTime`` and 10 market-data opens with
-#: their cancels. Paced (45 per 1.1 s) that takes about 2.2 s; unpaced, it is
-#: more than twice what TWS allows in a second.
-REQUESTS = 100
+#: Messages in the burst: 480 ``reqCurrentTime`` and 10 market-data opens with
+#: their cancels, 500 in all. Paced (45 per 1.1 s) that takes about 11 s;
+#: unpaced, it is ten times what TWS allows in a second.
+REQUESTS = 480
 STREAMS = 10
 MESSAGES = REQUESTS + 2 * STREAMS
 
@@ -103,8 +103,8 @@ async def test_a_burst_stays_within_the_message_rate() -> None:
         assert not [m for m in server.received if m.name == "disconnect"]
         assert len(clock.readings) - before == MESSAGES + 1
         assert clock.busiest_second() <= 50
-        # Paced, not merely lucky: the burst was spread over more than two seconds.
-        assert clock.readings[-1] - clock.readings[before] > 2.0
+        # Paced, not merely lucky: the burst was spread over more than ten seconds.
+        assert clock.readings[-1] - clock.readings[before] > 10.0
 
 
 async def test_without_the_pacer_the_burst_gets_error_100() -> None:
@@ -214,12 +214,70 @@ async def test_without_historical_pacing_tws_answers_162(rule: str) -> None:
     clock = FakeClock()
     async with (
         sim.serve(port=0, tick_interval=0.001, hist_pacing=True, clock=clock) as server,
-        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client,
+        ib_anyio.connect(
+            server.host, server.port, client_id=1, timeout=5, historical_pacing=False
+        ) as client,
     ):
-        client._hist = None
         with pytest.raises(ib_anyio.TWSError) as info:
             await _historical(client, clock, rule)
         assert info.value.code == 162
         # Refused was the last request, the one breaking ``rule``: 2nd, 7th, 61st.
         last = {"identical": 2, "same_contract": 7, "small_bars": 61}[rule]
         assert len([m for m in server.received if m.name == "reqHistoricalData"]) == last
+
+
+async def test_a_burst_of_100_historical_requests_stays_within_the_rules() -> None:
+    clock = FakeClock()
+    async with (
+        sim.serve(port=0, tick_interval=0.001, hist_pacing=True, clock=clock) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client,
+    ):
+        client._hist = HistoricalPacer(clock=clock, sleep=clock.sleep)
+        start = clock.now
+        answered = 0
+
+        async def one(i: int) -> None:
+            nonlocal answered
+            symbol = ("AAPL", "MSFT", "IBM", "SPY")[i % 4]
+            bars = await client.req_historical_data(
+                stock(symbol), "", f"{60 + i} S", "30 secs", "TRADES"
+            )
+            assert bars  # a TWSError 162 would fail the task group
+            answered += 1
+
+        # One after the other, as fast as the pacer lets them go: on the fake
+        # clock, concurrent waits would move time under each other's feet.
+        with anyio.fail_after(30):
+            for i in range(100):
+                await one(i)
+        assert answered == 100
+        # 60 of 30-second bars per 10 minutes: the 100 took at least 10 minutes.
+        assert clock.now - start >= 600
+        assert len([m for m in server.received if m.name == "reqHistoricalData"]) == 100
+        assert client._hist.open == 0
+
+
+async def test_at_most_50_historical_requests_are_open_at_once(server: sim.SimServer) -> None:
+    server.ignore("reqHistoricalData")  # none is answered: each stays open
+    async with ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client:
+        hist = client._hist
+        assert hist is not None
+        hist.max_open = 5  # TWS's 50, scaled down: the rule is the same
+
+        async def one(i: int) -> None:
+            await client.req_historical_data(stock(), "", f"{60 + i} S", "1 day", "TRADES")
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                for i in range(6):
+                    tg.start_soon(one, i)
+                await server.wait_for(lambda m: m.name == "reqHistoricalData", 5)
+                await client.req_current_time()  # the 6th would have been read by now
+                assert hist.open == 5
+                sent = [m for m in server.received if m.name == "reqHistoricalData"]
+                assert len(sent) == 5
+                tg.cancel_scope.cancel()  # each sends its cancel and frees its place
+        await client.req_current_time()
+        assert hist.open == 0
+        cancels = [m for m in server.received if m.name == "cancelHistoricalData"]
+        assert sorted(m.fields["reqId"] for m in cancels) == sorted(m.fields["reqId"] for m in sent)

@@ -166,11 +166,12 @@ class ClientBase:
         overflow: OverflowPolicy,
         request_timeout: float | None = None,
         max_msg_rate: int | None = DEFAULT_MAX_MSG_RATE,
+        historical_pacing: bool = True,
     ) -> None:
         self._bridge = bridge
         self._pacer = MessagePacer(max_msg_rate)
         #: TWS's historical-data pacing (``None``: off, for tests).
-        self._hist: HistoricalPacer | None = HistoricalPacer()
+        self._hist: HistoricalPacer | None = HistoricalPacer() if historical_pacing else None
         self._request_timeout = request_timeout
         wrapper: WrapperBase = bridge.wrapper
         self._routes = wrapper._routes
@@ -667,15 +668,24 @@ class ClientBase:
 
     def _permits_for(
         self, spec: RequestSpec, args: tuple[Any, ...]
-    ) -> Callable[[], Awaitable[None]]:
-        """What to await before sending ``spec``: historical pacing where it applies, a permit."""
+    ) -> Callable[[], Awaitable[Callable[[], None] | None]]:
+        """What to await before sending ``spec``: historical pacing where it applies
+        (which gives a function to call once the request is no longer open), a permit."""
         if spec.name != "req_historical_data":
             return self._permit
 
-        async def permits() -> None:
-            if self._hist is not None:
-                await self._hist.acquire(*_historical_keys(spec, args))
-            await self._permit()
+        async def permits() -> Callable[[], None] | None:
+            hist = self._hist
+            if hist is None:
+                await self._permit()
+                return None
+            release = await hist.acquire(*_historical_keys(spec, args))
+            try:
+                await self._permit()
+            except BaseException:
+                release()
+                raise
+            return release
 
         return permits
 
@@ -719,16 +729,21 @@ class ClientBase:
         route = CollectRoute(self._bridge, key, single=spec.mode == "single")
         self._register(route)
         timeout = self._request_timeout
+        release: Callable[[], None] | None = None
+        sent = False
         try:
-            await self._permits_for(spec, args)()  # the timeout counts from the send
+            release = await self._permits_for(spec, args)()  # the timeout counts from the send
             self._call(spec.call, args, key)
+            sent = True
             with anyio.move_on_after(timeout):  # None: no deadline
                 while not route.finished:
                     await route.wait()
         finally:
             self._unregister(route)
-            if not route.finished:  # cancelled or timed out while waiting: tell TWS too
+            if sent and not route.finished:  # cancelled or timed out while waiting: tell TWS
                 self._cancel(spec, args, route)
+            if release is not None:
+                release()
         if not route.finished:  # only the deadline ends the wait early
             assert timeout is not None
             raise RequestTimeout(spec.name, key if isinstance(key, int) else None, timeout)

@@ -91,6 +91,7 @@ async def connect(
     optional_capabilities: str = "",
     connect_options: str = "",
     max_msg_rate: int | None = DEFAULT_MAX_MSG_RATE,
+    historical_pacing: bool = True,
     reconnect: Reconnect | None = None,
 ) -> AsyncIterator[Client]:
     """Connect to TWS or IB Gateway (or :func:`ib_anyio.sim.serve`).
@@ -118,6 +119,12 @@ async def connect(
             ``request_timeout`` starts counting); cancels sent on leaving a
             block go out at once and are counted. ``None`` turns pacing off:
             only for tests and simulators without TWS's limit.
+        historical_pacing: Whether ``req_historical_data`` follows TWS's
+            historical-data pacing rules, waiting before it sends (default;
+            see docs/reliability.md): no identical request within 15 s, at
+            most 6 for one contract, exchange and ``what_to_show`` within 2 s,
+            60 for bars of 30 s or less within 10 minutes, 50 open at once.
+            ``False``: send at once, and get TWS's error 162 instead.
         buffer_size: Items each stream buffers for a consumer that falls behind.
         overflow: What happens when a stream's buffer is full: ``"error"``
             (default) ends the stream with :class:`~ib_anyio.StreamOverflow`
@@ -179,6 +186,7 @@ async def connect(
         overflow=overflow,
         request_timeout=request_timeout,
         max_msg_rate=max_msg_rate,
+        historical_pacing=historical_pacing,
     )
 
     async def start_session() -> None:

@@ -144,6 +144,8 @@ SAME_CONTRACT_WINDOW: Final = 2.0
 SAME_CONTRACT_MAX: Final = 6
 SMALL_BARS_WINDOW: Final = 600.0
 SMALL_BARS_MAX: Final = 60
+#: Historical requests a client may have open (sent, not yet answered) at once.
+MAX_OPEN_HISTORICAL: Final = 50
 #: Added to every historical window, for the way to TWS (as for messages).
 _HIST_SLACK: Final = 0.1
 
@@ -163,15 +165,16 @@ class HistoricalPacer:
     TWS answers error 162 (a pacing violation) to a request identical to one
     made within 15 s, to the 7th request for the same contract, exchange and
     ``whatToShow`` within 2 s, and to more than 60 requests for bars of 30 s or
-    less within 10 minutes. :meth:`acquire` waits until a request breaks none
-    of these, then counts it.
+    less within 10 minutes, and allows 50 historical requests open at once.
+    :meth:`acquire` waits until a request breaks none of these, then counts it
+    as sent and open; :meth:`release` says it is answered (or cancelled).
 
     Args:
         clock: Seconds from a monotonic clock.
         sleep: How to wait that many seconds (tests pass one that moves their clock).
     """
 
-    __slots__ = ("_clock", "_sent", "_sleep")
+    __slots__ = ("_clock", "_freed", "_sent", "_sleep", "max_open", "open")
 
     def __init__(
         self,
@@ -182,18 +185,48 @@ class HistoricalPacer:
         self._clock = clock
         self._sleep = sleep
         self._sent: deque[tuple[float, Hashable, Hashable, bool]] = deque()
+        #: Requests acquired and not released: sent and still open.
+        self.open = 0
+        self.max_open = MAX_OPEN_HISTORICAL
+        self._freed: anyio.Event | None = None
 
-    async def acquire(self, same: Hashable, identical: Hashable, small: bool) -> None:
-        """Wait until a request may be sent, and count it as sent.
+    async def acquire(
+        self, same: Hashable, identical: Hashable, small: bool
+    ) -> Callable[[], None]:
+        """Wait until a request may be sent, and count it as sent and open.
+
+        Returns:
+            The function to call once the request is no longer open (answered,
+            failed or cancelled); calling it again does nothing.
 
         Args:
             same: Identifies the contract, exchange and ``whatToShow``.
             identical: Identifies the whole request (all but its id).
             small: Whether its bars are 30 s or less.
         """
-        while (delay := self._delay(same, identical, small)) > 0:
+        while True:
+            while self.open >= self.max_open:
+                if self._freed is None:
+                    self._freed = anyio.Event()
+                await self._freed.wait()
+            delay = self._delay(same, identical, small)
+            if delay <= 0:
+                break
             await self._sleep(delay)
         self._sent.append((self._clock(), same, identical, small))
+        self.open += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.open -= 1
+                freed, self._freed = self._freed, None
+                if freed is not None:
+                    freed.set()
+
+        return release
 
     def _delay(self, same: Hashable, identical: Hashable, small: bool) -> float:
         now = self._clock()

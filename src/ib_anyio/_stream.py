@@ -160,7 +160,7 @@ class Subscription(Generic[T_co]):
     Built by the client; do not instantiate it yourself.
     """
 
-    __slots__ = ("_before", "_name", "_oneshot", "_open", "_stream", "_usage")
+    __slots__ = ("_before", "_name", "_oneshot", "_open", "_release", "_stream", "_usage")
 
     def __init__(
         self,
@@ -169,9 +169,12 @@ class Subscription(Generic[T_co]):
         *,
         oneshot: Callable[[], Generator[Any, None, Any]] | None = None,
         usage: str = "",
-        before: Callable[[], Awaitable[None]] | None = None,
+        before: Callable[[], Awaitable[Callable[[], None] | None]] | None = None,
     ) -> None:
-        self._before = before  # awaited before opening: the permit to send (pacing)
+        # Awaited before opening: the permit to send (pacing); it may give a
+        # function to call once the request is no longer open (historical data).
+        self._before = before
+        self._release: Callable[[], None] | None = None
         self._name = name
         self._open = open_
         self._oneshot = oneshot
@@ -183,10 +186,15 @@ class Subscription(Generic[T_co]):
             raise TypeError(self._usage)
         if self._stream is not None:
             raise RuntimeError(f"{self._name}(): this subscription was already opened")
-        if self._before is not None:
-            await self._before()
-        await anyio.lowlevel.checkpoint_if_cancelled()
-        self._stream = self._open()
+        release = await self._before() if self._before is not None else None
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            self._stream = self._open()
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+        self._release = release
         return self._stream
 
     async def __aexit__(
@@ -198,6 +206,9 @@ class Subscription(Generic[T_co]):
         if self._stream is not None:
             with anyio.CancelScope(shield=True):
                 await self._stream.aclose()
+        if self._release is not None:
+            self._release()
+            self._release = None
 
     def __await__(self) -> Generator[Any, None, Any]:
         if self._oneshot is None:
