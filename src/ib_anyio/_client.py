@@ -284,8 +284,8 @@ class ClientBase:
     async def wait_connected(self) -> None:
         """Return once the client is connected (at once if it is).
 
-        Under a reconnect policy: once the connection is back and every open
-        subscription has been re-sent.
+        Under a reconnect policy: once the connection is back, every open
+        subscription has been re-sent and the orders have been reconciled.
 
         Raises:
             ConnectionLost: The connection is closed for good (no policy, or

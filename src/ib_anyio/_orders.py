@@ -750,7 +750,10 @@ class OrderRouter(Route):
             flt = ExecutionFilter()
             flt.clientId = self.client_id
             executions = await client.req_executions(flt)
-        except (ConnectionLost, RequestTimeout, TWSError) as exc:
+        except ConnectionLost:
+            logger.info("ib_anyio: dropped again while reconciling orders; again on reconnecting")
+            raise
+        except (RequestTimeout, TWSError) as exc:
             logger.warning("ib_anyio: could not reconcile orders after reconnecting: %s", exc)
             return
         for item in executions:
@@ -767,7 +770,7 @@ class OrderRouter(Route):
         """Final statuses of orders that ended during an outage, from completed orders."""
         try:
             completed = await client.req_completed_orders(True)
-        except (ConnectionLost, RequestTimeout, TWSError, NotImplementedError) as exc:
+        except (RequestTimeout, TWSError, NotImplementedError) as exc:
             logger.warning(
                 "ib_anyio: orders %s ended during the outage; their final status is unknown (%s)",
                 [t.order_id for t in ended],

@@ -173,7 +173,8 @@ class Reconnecting:
 @final
 @attrs.frozen
 class Reconnected:
-    """The connection is back and every open subscription has been re-sent.
+    """The connection is back, every open subscription has been re-sent and the
+    orders have been reconciled.
 
     Attributes:
         attempt: The attempt that succeeded.
@@ -315,7 +316,7 @@ class Supervisor:
                 continue
             logger.info("ib_anyio: reconnected to TWS (attempt %d)", attempt)
             resent = await client._resubscribe("reconnect")
+            await client._reconcile_orders()
             client._restored()
             client._emit(Reconnected(attempt, client.server_version, resent))
-            await client._reconcile_orders()
             return
