@@ -9,6 +9,8 @@ from typing import Any
 
 import anyio
 from ibapi.client import EClient
+from ibapi.contract import Contract
+from ibapi.order import Order
 from ibapi.server_versions import MAX_CLIENT_VER
 from ibapi.wrapper import EWrapper
 
@@ -108,6 +110,22 @@ class App(EWrapper, EClient):  # type: ignore[misc]
 
     def historicalDataUpdate(self, reqId: int, bar: Any) -> None:
         self._add("historicalDataUpdate", reqId, bar)
+
+    def realtimeBar(
+        self,
+        reqId: int,
+        time: int,
+        open_: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: Any,
+        wap: Any,
+        count: int,
+    ) -> None:
+        self._add(
+            "realtimeBar", reqId, time, open_, high, low, close, float(volume), float(wap), count
+        )
 
     def tickPrice(self, reqId: int, tickType: int, price: float, attrib: Any) -> None:
         self._add("tickPrice", reqId, tickType, price)
@@ -237,3 +255,55 @@ async def close(app: App) -> None:
     if app.thread is not None:
         await anyio.to_thread.run_sync(app.thread.join, WAIT)
         assert not app.thread.is_alive()
+
+
+# -- orders ---------------------------------------------------------------------
+
+
+def stock(symbol: str = "AAPL") -> Contract:
+    c = Contract()
+    c.symbol, c.secType, c.exchange, c.currency = symbol, "STK", "SMART", "USD"
+    return c
+
+
+def order(action: str, qty: int, order_type: str = "MKT", price: float | None = None) -> Order:
+    o = Order()
+    o.action, o.totalQuantity, o.orderType = action, qty, order_type
+    if price is not None:
+        o.lmtPrice = price
+    # ibapi 10.x sends these two as set by default; TWS rejects them as unsupported.
+    o.eTradeOnly = False
+    o.firmQuoteOnly = False
+    return o
+
+
+def commission(report: Any) -> float:
+    amount = getattr(report, "commissionAndFees", None)
+    return float(report.commission if amount is None else amount)
+
+
+def filled(app: App, order_id: int) -> list[tuple[Any, ...]]:
+    return [e for e in app.of("orderStatus", order_id) if e[2] == "Filled"]
+
+
+async def place(app: App, order_id: int, contract: Contract, o: Order) -> None:
+    if app.serverVersion() < 111:  # MIN_SERVER_VER_CASH_QTY: ibapi refuses its own unset value
+        o.cashQty = 0.0
+    await call(app.placeOrder, order_id, contract, o)
+
+
+def cancel_args(order_id: int) -> tuple[Any, ...]:
+    """``cancelOrder``'s arguments for the installed ibapi: 9.81 takes the id only, 10.x
+    before 10.37 a manual cancel time, later an ``OrderCancel``."""
+    import inspect
+
+    from ibapi.client import EClient
+
+    params = list(inspect.signature(EClient.cancelOrder).parameters)[2:]
+    if not params:
+        return (order_id,)
+    if params[0] == "orderCancel":
+        from ibapi.order_cancel import OrderCancel
+
+        return (order_id, OrderCancel())
+    return (order_id, "")

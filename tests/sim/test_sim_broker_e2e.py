@@ -3,48 +3,23 @@ protobuf server versions: orders, fills, cancels, rejections, the account and Pn
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from ibapi.contract import Contract
 from ibapi.execution import ExecutionFilter
-from ibapi.order import Order
-from sim_client import App, call, close, connect
+from sim_client import (
+    App,
+    call,
+    cancel_args,
+    close,
+    commission,
+    connect,
+    filled,
+    order,
+    place,
+    stock,
+)
 
 from ib_anyio import sim
 from ib_anyio.sim._server import SimServer
-
-
-def stock(symbol: str = "AAPL") -> Contract:
-    c = Contract()
-    c.symbol, c.secType, c.exchange, c.currency = symbol, "STK", "SMART", "USD"
-    return c
-
-
-def order(action: str, qty: int, order_type: str = "MKT", price: float | None = None) -> Order:
-    o = Order()
-    o.action, o.totalQuantity, o.orderType = action, qty, order_type
-    if price is not None:
-        o.lmtPrice = price
-    # ibapi 10.x sends these two as set by default; TWS rejects them as unsupported.
-    o.eTradeOnly = False
-    o.firmQuoteOnly = False
-    return o
-
-
-def commission(report: Any) -> float:
-    amount = getattr(report, "commissionAndFees", None)
-    return float(report.commission if amount is None else amount)
-
-
-def filled(app: App, order_id: int) -> list[tuple[Any, ...]]:
-    return [e for e in app.of("orderStatus", order_id) if e[2] == "Filled"]
-
-
-async def place(app: App, order_id: int, contract: Contract, o: Order) -> None:
-    if app.serverVersion() < 111:  # MIN_SERVER_VER_CASH_QTY: ibapi refuses its own unset value
-        o.cashQty = 0.0
-    await call(app.placeOrder, order_id, contract, o)
 
 
 async def test_market_order_fills_with_execution_and_commission(
@@ -89,11 +64,11 @@ async def test_cancel_and_cancel_of_an_unknown_id(server: SimServer, app: App) -
     await server.set_quote("AAPL", bid=229.9, ask=230.0)
     await place(app, 9, stock(), order("BUY", 10, "LMT", 200.0))
     await app.wait(lambda _: any(e[2] == "Submitted" for e in app.of("orderStatus", 9)))
-    await call(app.cancelOrder, *_cancel_args(9))
+    await call(app.cancelOrder, *cancel_args(9))
     await app.wait_for("error", 9)
     await app.wait(lambda _: any(e[2] == "Cancelled" for e in app.of("orderStatus", 9)))
     assert [e[2] for e in app.of("error", 9)] == [202]
-    await call(app.cancelOrder, *_cancel_args(99))
+    await call(app.cancelOrder, *cancel_args(99))
     [error] = await app.wait_for("error", 99)
     assert error[2:] == (10147, "OrderId 99 that needs to be cancelled is not found.")
 
@@ -168,23 +143,6 @@ async def test_other_clients_orders_stay_private(server: SimServer, app: App) ->
     finally:
         await close(first)
         await close(second)
-
-
-def _cancel_args(order_id: int) -> tuple[Any, ...]:
-    """``cancelOrder``'s arguments for the installed ibapi: 9.81 takes the id only, 10.x
-    before 10.37 a manual cancel time, later an ``OrderCancel``."""
-    import inspect
-
-    from ibapi.client import EClient
-
-    params = list(inspect.signature(EClient.cancelOrder).parameters)[2:]
-    if not params:
-        return (order_id,)
-    if params[0] == "orderCancel":
-        from ibapi.order_cancel import OrderCancel
-
-        return (order_id, OrderCancel())
-    return (order_id, "")
 
 
 @pytest.mark.parametrize("repeats", [0, 2])

@@ -9,8 +9,8 @@ Facts relied on (from ``EClient`` in ibapi's ``client.py``, all releases 9.81 to
   requests are parsed with ibapi's own ``ibapi.protobuf`` classes.
 * Text requests start with a version field, except ``reqHistoricalData`` from 124
   (``SYNT_REALTIME_BARS``) and ``reqCurrentTimeInMillis`` (no fields at all).
-* Every served version (>= 100) sends the contract of market data, contract details
-  and historical data requests as ``conId, symbol, secType,
+* Every served version (>= 100) sends the contract of market data, contract details,
+  historical data and real-time bars requests as ``conId, symbol, secType,
   lastTradeDateOrContractMonth, strike, right, multiplier, exchange, primaryExchange,
   currency, localSymbol, tradingClass``. Strike is empty when unset (ibapi 10) or
   ``0.0`` (ibapi 9.81); booleans are ``0``/``1``.
@@ -109,6 +109,8 @@ class Out(enum.IntEnum):
     EXERCISE_OPTIONS = 21
     CANCEL_HISTORICAL_DATA = 25
     REQ_CURRENT_TIME = 49
+    REQ_REAL_TIME_BARS = 50
+    CANCEL_REAL_TIME_BARS = 51
     REQ_GLOBAL_CANCEL = 58
     REQ_MARKET_DATA_TYPE = 59
     REQ_POSITIONS = 61
@@ -290,6 +292,20 @@ def _text_historical_data(f: _Text, v: int) -> Fields:
     return fields
 
 
+def _text_real_time_bars(f: _Text, v: int) -> Fields:
+    f.skip()  # version
+    req_id = f.integer()
+    contract = _text_contract(f)
+    return {
+        "reqId": req_id,
+        "contract": contract,
+        "barSize": f.integer(),
+        "whatToShow": f.text(),
+        "useRTH": f.flag(),
+        "realTimeBarsOptions": f.text(),
+    }
+
+
 def _text_start_api(f: _Text, v: int) -> Fields:
     f.skip()
     client_id = f.integer()
@@ -398,6 +414,8 @@ _TEXT: dict[int, Callable[[_Text, int], Fields]] = {
     Out.REQ_MANAGED_ACCTS: _text_versioned(),
     Out.REQ_HISTORICAL_DATA: _text_historical_data,
     Out.CANCEL_HISTORICAL_DATA: _text_versioned("reqId"),
+    Out.REQ_REAL_TIME_BARS: _text_real_time_bars,
+    Out.CANCEL_REAL_TIME_BARS: _text_versioned("reqId"),
     Out.REQ_CURRENT_TIME: _text_versioned(),
     Out.REQ_MARKET_DATA_TYPE: _text_versioned("marketDataType"),
     Out.START_API: _text_start_api,
@@ -549,6 +567,18 @@ _PROTO: dict[int, tuple[str, Callable[[Any], Fields]]] = {
     Out.REQ_MANAGED_ACCTS: ("ManagedAccountsRequest", lambda p: {}),
     Out.REQ_HISTORICAL_DATA: ("HistoricalDataRequest", _proto_historical_data),
     Out.CANCEL_HISTORICAL_DATA: ("CancelHistoricalData", lambda p: {"reqId": p.reqId}),
+    Out.REQ_REAL_TIME_BARS: (
+        "RealTimeBarsRequest",
+        lambda p: {
+            "reqId": p.reqId,
+            "contract": _proto_contract(p.contract),
+            "barSize": p.barSize,
+            "whatToShow": p.whatToShow,
+            "useRTH": p.useRTH,
+            "realTimeBarsOptions": _tag_values(p.realTimeBarsOptions),
+        },
+    ),
+    Out.CANCEL_REAL_TIME_BARS: ("CancelRealTimeBars", lambda p: {"reqId": p.reqId}),
     Out.REQ_CURRENT_TIME: ("CurrentTimeRequest", lambda p: {}),
     Out.REQ_MARKET_DATA_TYPE: (
         "MarketDataTypeRequest",

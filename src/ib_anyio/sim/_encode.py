@@ -54,7 +54,8 @@ when it lists the message or never negotiates that high):
 * 204 (``PROTOBUF_COMPLETED_ORDER``): completedOrder, its end, and orderBound, which
   10.37.2 can only read as text; ibapi sends the open/completed order requests as
   protobuf from the same version (``common.getServerVersionForMessage``).
-* 205, 206, 208, 213: contract data, market data, historical data, and the connection
+* 205, 206, 208, 213: contract data, market data, historical data (with real-time
+  bars, whose requests ibapi sends as protobuf from 208 too), and the connection
   messages (next valid id, current time), the versions of their request groups.
 * 207 (``PROTOBUF_ACCOUNTS_POSITIONS``): account values, portfolio, account time and end,
   managed accounts, positions, account summary, positions multi, account updates multi
@@ -134,6 +135,7 @@ class In(enum.IntEnum):
     POSITION_MULTI_END = 72
     ACCOUNT_UPDATE_MULTI = 73
     ACCOUNT_UPDATE_MULTI_END = 74
+    REAL_TIME_BARS = 50
     HISTORICAL_DATA_UPDATE = 90
     PNL = 94
     PNL_SINGLE = 95
@@ -182,6 +184,7 @@ PROTO_SINCE: dict[In, int] = {
     In.MARKET_DATA_TYPE: Version.PROTOBUF_MARKET_DATA,
     In.HISTORICAL_DATA: Version.PROTOBUF_HISTORICAL_DATA,
     In.HISTORICAL_DATA_UPDATE: Version.PROTOBUF_HISTORICAL_DATA,
+    In.REAL_TIME_BARS: Version.PROTOBUF_HISTORICAL_DATA,
     In.HISTORICAL_DATA_END: Version.PROTOBUF_HISTORICAL_DATA,
     In.NEXT_VALID_ID: Version.PROTOBUF_REST_MESSAGES_3,
     In.CURRENT_TIME: Version.PROTOBUF_REST_MESSAGES_3,
@@ -196,6 +199,7 @@ _EXECUTION_VERSION = 10
 _PORTFOLIO_VERSION = 8
 _POSITION_VERSION = 3
 _ACCT_VALUE_VERSION = 2
+_REAL_TIME_BAR_VERSION = 3
 
 
 @cache
@@ -960,6 +964,43 @@ class Encoder:
                 num(bar.low),
                 num(bar.wap),
                 bar.volume,
+            ),
+        )
+
+    def real_time_bar(self, req_id: int, bar: Bar) -> bytes:
+        """realtimeBar: one 5-second bar (``bar.date`` holds its start, epoch seconds).
+
+        Text: ``version (3), reqId, time, open, high, low, close, volume, WAP, count``
+        (ibapi 9.81 reads the volume as an int: it is whole); protobuf
+        ``RealTimeBarTick`` with the volume and WAP as strings.
+        """
+        if self._proto(In.REAL_TIME_BARS):
+            return self._pb(
+                In.REAL_TIME_BARS,
+                "RealTimeBarTick",
+                reqId=req_id,
+                time=int(bar.date),
+                open=bar.open,
+                high=bar.high,
+                low=bar.low,
+                close=bar.close,
+                volume=str(bar.volume),
+                WAP=num(bar.wap),
+                count=bar.bar_count,
+            )
+        return self._text(
+            In.REAL_TIME_BARS,
+            (
+                _REAL_TIME_BAR_VERSION,
+                req_id,
+                int(bar.date),
+                num(bar.open),
+                num(bar.high),
+                num(bar.low),
+                num(bar.close),
+                bar.volume,
+                num(bar.wap),
+                bar.bar_count,
             ),
         )
 

@@ -55,11 +55,15 @@ class Faults:
             without answering the handshake, as TWS does when API connections are
             disabled (each is recorded as a ``"refused"`` message). Connections already
             open are untouched.
+        refused_client_ids: Client ids whose ``startApi`` closes the connection (recorded
+            as ``"refused"``); :meth:`outage` with a ``client_id`` adds to it and
+            :meth:`restore` empties it.
     """
 
     def __init__(self, server: SimServer) -> None:
         self._server = server
         self.refuse_api = False
+        self.refused_client_ids: set[int] = set()
 
     def _targets(self, client_id: int | None) -> list[_Connection]:
         return [
@@ -172,18 +176,64 @@ class Faults:
         restored: Literal["data_lost", "data_maintained"] | None = None,
         client_id: int | None = None,
     ) -> None:
-        """Send TWS's 1100 "connectivity lost" notice and, when ``restored`` says so, the
-        1101 ("data lost": market data subscriptions are gone and must be re-sent) or 1102
-        ("data maintained") notice right after it, in one write. Market-data streams keep
-        their subscriptions on the server either way."""
-        codes = [CONNECTIVITY_LOST]
-        if restored == "data_lost":
-            codes.append(RESTORED_DATA_LOST)
-        elif restored == "data_maintained":
-            codes.append(RESTORED_DATA_MAINTAINED)
-        await self._write(
-            client_id, lambda conn: b"".join(conn._error(-1, code, text) for code, text in codes)
-        )
+        """Lose TWS's connectivity to IB for the targeted connections: send the 1100
+        notice, after which they get no market data (tick streams, ``keepUpToDate`` bar
+        updates, real-time bars; their subscriptions stay, quiet) until
+        :meth:`connectivity_restored`. Orders, executions and account messages keep
+        flowing. With ``restored`` (``"data_lost"`` or ``"data_maintained"``),
+        :meth:`connectivity_restored` follows at once."""
+        conns = self._targets(client_id)
+        for conn in conns:
+            conn.pause_market_data()
+        await self._notice(conns, *CONNECTIVITY_LOST)
+        if restored is not None:
+            await self.connectivity_restored(restored == "data_lost", client_id)
+
+    async def connectivity_restored(self, data_lost: bool, client_id: int | None = None) -> None:
+        """Restore connectivity for the targeted connections.
+
+        With ``data_lost``, TWS's 1101 "restored - data lost": every market-data
+        subscription of those connections is cancelled and forgotten at the server (a
+        client gets data again only by re-sending its requests, with new ids). Otherwise
+        1102 "restored - data maintained": the subscriptions resume where they paused.
+        """
+        conns = self._targets(client_id)
+        for conn in conns:
+            conn.resume_market_data(data_lost)
+        await self._notice(conns, *(RESTORED_DATA_LOST if data_lost else RESTORED_DATA_MAINTAINED))
+
+    async def _notice(self, conns: list[_Connection], code: int, text: str) -> None:
+        for conn in conns:
+            with suppress(*_connection_errors()):
+                await conn.send_raw(conn._error(-1, code, text))
+
+    async def outage(self, client_id: int | None = None) -> None:
+        """TWS goes away for API clients until :meth:`restore`: close the targeted live
+        connections (every connection, or those of ``client_id``) and return once they are
+        gone; refuse new ones meanwhile.
+
+        Without ``client_id`` this is :attr:`refuse_api` (new connections are closed
+        unanswered). TWS learns a client's id only from ``startApi``, so with
+        ``client_id`` a new connection gets its handshake answered and is closed at a
+        ``startApi`` carrying that id (recorded as ``"refused"``, with the client id)."""
+        if client_id is None:
+            self.refuse_api = True
+        else:
+            self.refused_client_ids.add(client_id)
+        conns = [
+            conn
+            for conn in list(self._server._conns.values())
+            if client_id is None or conn.client_id == client_id
+        ]
+        for conn in conns:
+            conn.scope.cancel()
+        for conn in conns:
+            await conn.closed.wait()
+
+    def restore(self) -> None:
+        """End every :meth:`outage`: accept API connections (any client id) again."""
+        self.refuse_api = False
+        self.refused_client_ids.clear()
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:

@@ -11,6 +11,9 @@
   for an identical request within 15 s, more than 6 requests for the same contract,
   exchange and tick type (``whatToShow``) within 2 s, or more than 60 requests for bars
   of 30 seconds or less within 10 minutes. Only the requests served count.
+  ``reqRealTimeBars`` (5-second bars) counts under the same rules, on the same tally;
+  one that breaks them gets error 420 "Invalid Real-time Query:Historical data request
+  pacing violation" with its id.
 
 Time comes from the injectable ``clock`` (seconds, monotonic), so tests move it instead
 of sleeping.
@@ -32,6 +35,13 @@ HIST_PACING_CODE = 162
 HIST_PACING_TEXT = (
     "Historical Market Data Service error message:Historical data request pacing violation"
 )
+
+#: TWS's code for a real-time bars request it refuses ("Invalid Real-time Query:" and why).
+RT_QUERY_CODE = 420
+RT_PACING_TEXT = "Invalid Real-time Query:Historical data request pacing violation"
+#: The simulator's own wording (TWS's was not found) for a bar size other than 5 or an
+#: unknown ``whatToShow``.
+RT_BAR_SIZE_TEXT = "Invalid Real-time Query:Only 5 second bars of TRADES, MIDPOINT, BID, ASK"
 
 IDENTICAL_WINDOW = 15.0
 SAME_CONTRACT_WINDOW = 2.0
@@ -131,3 +141,16 @@ class HistoricalPacing:
             return True
         self._served.append((now, same, identical, small))
         return False
+
+    def real_time_violation(self, fields: dict[str, Any]) -> bool:
+        """Whether a ``reqRealTimeBars`` breaks the same rules; if not, it is counted
+        with the historical requests (as bars of ``barSize`` seconds)."""
+        return self.violation(
+            {
+                "request": "reqRealTimeBars",
+                "contract": fields.get("contract"),
+                "whatToShow": fields.get("whatToShow"),
+                "useRTH": fields.get("useRTH"),
+                "barSizeSetting": f"{fields.get('barSize')} secs",
+            }
+        )

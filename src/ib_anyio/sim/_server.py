@@ -70,6 +70,9 @@ from ._rules import (
     MAX_TICKERS_CODE,
     MAX_TICKERS_TEXT,
     MSG_RATE_CODE,
+    RT_BAR_SIZE_TEXT,
+    RT_PACING_TEXT,
+    RT_QUERY_CODE,
     HistoricalPacing,
     MessageRate,
     Rules,
@@ -84,6 +87,7 @@ from ._universe import (
     match,
     parse_end,
     quotes,
+    real_time_bar,
 )
 
 logger = logging.getLogger("ib_anyio.sim")
@@ -110,6 +114,13 @@ CLIENT_ID_IN_USE_TEXT = (
 #: The simulator's own code for a request it does not implement (no TWS code is assigned
 #: to it, so no client can mistake it for a real TWS condition).
 NOT_SUPPORTED = 10999
+
+#: The kinds of streaming tasks that are market data: what TWS pauses after 1100 and
+#: forgets after 1101 (orders and account updates are not market data).
+MARKET_DATA_KINDS = frozenset({"ticks", "bars", "rtbars"})
+#: Seconds a real-time bar covers (TWS serves only 5-second bars).
+RT_BAR_SECONDS = 5
+_RT_WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})
 
 # tick types: (bid, ask, last, bid size, ask size, last size, volume, last timestamp)
 _LIVE_TICKS = (1, 2, 4, 0, 3, 5, 8, 45)
@@ -370,6 +381,7 @@ class _Connection:
         self._send_lock = anyio.Lock()
         self.stalled = False  # Faults.stall: send nothing (discard) while true
         self.read_gate: anyio.Event | None = None  # Faults.stop_reading: wait on it
+        self.md_gate: anyio.Event | None = None  # after 1100: market data waits on it
         self.streams: dict[tuple[str, int], anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -382,6 +394,42 @@ class _Connection:
         """Write ``data`` whole, between other tasks' messages, even when stalled."""
         async with self._send_lock:
             await self.stream.send(data)
+
+    async def market_data_open(self) -> None:
+        """Return once market data may flow (at once unless connectivity is lost)."""
+        while self.md_gate is not None:
+            await self.md_gate.wait()
+
+    async def send_market_data(self, data: bytes, *, hold: bool = True) -> None:
+        """Send market data: while connectivity is lost it is held back until restored
+        (or discarded, without ``hold``). Checked under the send lock, so nothing is
+        written after the 1100 notice."""
+        while True:
+            if hold:
+                await self.market_data_open()
+            async with self._send_lock:
+                if self.md_gate is None:
+                    if not self.stalled:
+                        await self.stream.send(data)
+                    return
+                if not hold:
+                    return
+
+    def pause_market_data(self) -> None:
+        """Connectivity lost (1100): market-data streams hold until resumed or dropped."""
+        if self.md_gate is None:
+            self.md_gate = anyio.Event()
+
+    def resume_market_data(self, data_lost: bool) -> None:
+        """Connectivity restored: with ``data_lost`` (1101) every market-data
+        subscription is cancelled and forgotten first; otherwise (1102) they carry on."""
+        if data_lost:
+            for kind, req_id in [key for key in self.streams if key[0] in MARKET_DATA_KINDS]:
+                self._cancel(kind, req_id)
+            self.ticks.clear()
+        gate, self.md_gate = self.md_gate, None
+        if gate is not None:
+            gate.set()
 
     def _error(self, req_id: int, code: int, message: str) -> bytes:
         return self.encoder.error(req_id, code, message, int(time.time() * 1000))
@@ -483,6 +531,10 @@ class _Connection:
     # -- request handlers ------------------------------------------------------------
 
     async def start_api(self, fields: Fields) -> None:
+        if self.client_id in self.server.faults.refused_client_ids:  # Faults.outage(id)
+            self._record("refused", {})
+            self.scope.cancel()
+            return
         if any(
             other is not self and other.started and other.client_id == self.client_id
             for other in self.server._conns.values()
@@ -633,7 +685,38 @@ class _Connection:
     async def _stream_bars(self, req_id: int, updates: Iterator[Any]) -> None:
         for bar in updates:
             await anyio.sleep(self.server.tick_interval)
-            await self.send(self.encoder.historical_data_update(req_id, bar))
+            await self.send_market_data(self.encoder.historical_data_update(req_id, bar))
+
+    async def req_real_time_bars(self, fields: Fields) -> None:
+        req_id = int_field(fields, "reqId")
+        if self.hist_pacing.real_time_violation(fields):
+            await self.send(self._error(req_id, RT_QUERY_CODE, RT_PACING_TEXT))
+            return
+        inst = self._one(req_id, fields.get("contract"))
+        if isinstance(inst, bytes):
+            await self.send(inst)
+            return
+        what = str(fields.get("whatToShow", "")).upper()
+        if int_field(fields, "barSize") != RT_BAR_SECONDS or what not in _RT_WHAT_TO_SHOW:
+            await self.send(self._error(req_id, RT_QUERY_CODE, RT_BAR_SIZE_TEXT))
+            return
+        self._start("rtbars", req_id, lambda: self._stream_real_time_bars(req_id, inst, what))
+
+    async def _stream_real_time_bars(self, req_id: int, inst: Instrument, what: str) -> None:
+        """One bar per ``tick_interval`` (standing for TWS's 5 seconds): the market moves
+        one step per bar; each bar starts 5 s after the one before."""
+        start = int(time.time()) // RT_BAR_SECONDS * RT_BAR_SECONDS
+        while True:
+            await anyio.sleep(self.server.tick_interval)
+            await self.market_data_open()
+            before = self.server.market.quote(inst)
+            after = await self.desk.step(inst)
+            bar = real_time_bar(start, (before, after), what)
+            await self.send_market_data(self.encoder.real_time_bar(req_id, bar))
+            start += RT_BAR_SECONDS
+
+    async def cancel_real_time_bars(self, fields: Fields) -> None:
+        self._cancel("rtbars", int_field(fields, "reqId"))
 
     async def cancel_historical_data(self, fields: Fields) -> None:
         self._cancel("bars", int_field(fields, "reqId"))
@@ -693,13 +776,14 @@ class _Connection:
             await self._burst(req_id, inst)
         quote = self.server.market.quote(inst)
         while True:
-            await self.send(self._tick_round(req_id, inst, quote))
+            await self.send_market_data(self._tick_round(req_id, inst, quote))
             await anyio.sleep(self.server.tick_interval)
+            await self.market_data_open()
             quote = await self.desk.step(inst)
 
     async def quote_changed(self, inst: Instrument) -> None:
         """``set_quote`` moved ``inst``: its market-data streams on this connection hear
-        of it at once."""
+        of it at once (unless connectivity is lost: then they hear nothing)."""
         data = b"".join(
             self._tick_round(req_id, inst, self.server.market.quote(inst))
             for req_id, streamed in self.ticks.items()
@@ -707,7 +791,7 @@ class _Connection:
         )
         if data:
             with suppress(*_CONNECTION_ERRORS):
-                await self.send(data)
+                await self.send_market_data(data, hold=False)
 
     async def _burst(self, req_id: int, inst: Instrument) -> None:
         """Write ``burst`` tickPrice messages (bid/ask alternating, with sizes) as fast as
@@ -767,6 +851,8 @@ _HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
     Out.REQ_CONTRACT_DATA: _Connection.req_contract_details,
     Out.REQ_HISTORICAL_DATA: _Connection.req_historical_data,
     Out.CANCEL_HISTORICAL_DATA: _Connection.cancel_historical_data,
+    Out.REQ_REAL_TIME_BARS: _Connection.req_real_time_bars,
+    Out.CANCEL_REAL_TIME_BARS: _Connection.cancel_real_time_bars,
     Out.REQ_MKT_DATA: _Connection.req_mkt_data,
     Out.CANCEL_MKT_DATA: _Connection.cancel_mkt_data,
     Out.PLACE_ORDER: _Connection.place_order,

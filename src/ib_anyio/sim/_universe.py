@@ -19,10 +19,11 @@ seed and what is being generated, so the same seed always gives the same numbers
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -522,3 +523,30 @@ def quotes(inst: Instrument, seed: int) -> Iterator[Quote]:
         yield Quote(
             bid, ask, last, rng.randint(1, 50) * lot, rng.randint(1, 50) * lot, last_size, volume
         )
+
+
+def real_time_bar(start: int, seen: Sequence[Quote], what: str) -> Bar:
+    """The 5-second bar starting at ``start`` (epoch seconds, kept in ``date``) over the
+    quotes ``seen`` in it, oldest first, for ``whatToShow`` ``what``.
+
+    TRADES bars follow the last price, with the volume traded (the growth of the day's
+    volume), its average price and the number of trades (quotes whose volume grew after
+    the first); MIDPOINT, BID and ASK bars follow that price and carry -1 for volume,
+    WAP and count, as TWS sends them.
+    """
+    if what == "TRADES":
+        prices = [q.last for q in seen]
+    elif what == "BID":
+        prices = [q.bid for q in seen]
+    elif what == "ASK":
+        prices = [q.ask for q in seen]
+    else:
+        prices = [(q.bid + q.ask) / 2 for q in seen]
+    bar = Bar(str(start), prices[0], max(prices), min(prices), prices[-1], -1, -1.0, -1)
+    if what != "TRADES":
+        return bar
+    trades = [(b.last, b.volume - a.volume) for a, b in itertools.pairwise(seen)]
+    trades = [(price, size) for price, size in trades if size > 0]
+    volume = sum(size for _, size in trades)
+    wap = sum(p * s for p, s in trades) / volume if volume else prices[-1]
+    return attrs.evolve(bar, volume=volume, wap=round(wap, 6), bar_count=len(trades))
