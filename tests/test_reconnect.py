@@ -16,7 +16,9 @@ import pytest
 
 import ib_anyio
 from ib_anyio import items, orders, sim
+from ib_anyio._pacing import HistoricalPacer
 from tests.helpers import stock
+from tests.test_pacing import FakeClock
 
 WAIT = 5  # seconds: a bound on what should take milliseconds
 FAST = ib_anyio.Reconnect(initial_delay=0.01, max_delay=0.05)
@@ -292,3 +294,23 @@ async def test_trade_cancel_times_out(client: ib_anyio.Client, server: sim.SimSe
         client.request_timeout = 0.05
         with anyio.fail_after(WAIT), pytest.raises(ib_anyio.RequestTimeout, match="cancel"):
             await trade.cancel()
+
+
+async def test_a_resent_historical_stream_waits_for_the_pacing_rules() -> None:
+    clock = FakeClock()
+    async with (
+        sim.serve(port=0, tick_interval=0.001, hist_pacing=True, clock=clock) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1, reconnect=FAST) as client,
+    ):
+        client._hist = HistoricalPacer(clock=clock, sleep=clock.sleep)
+        async with client.req_historical_data(
+            stock(), "", "60 S", "30 secs", "TRADES", keep_up_to_date=True
+        ) as bars:
+            await _next(bars, items.HistoricalDataEnd)
+            start = clock.now
+            await server.faults.connectivity_lost(restored="data_lost")
+            await _next(bars, ib_anyio.Gap)
+            await _next(bars, items.HistoricalDataEnd)  # not TWS's 162: the same request
+            assert clock.now - start >= 15  # waited out the "identical within 15 s" rule
+            assert client._hist.open == 1
+        assert len(_sent(server, "reqHistoricalData")) == 2

@@ -934,6 +934,9 @@ class ClientBase:
         for route, (spec, args) in list(self._live.items()):
             if reason == "data_lost" and spec.name not in MARKET_DATA_REQUESTS:
                 continue
+            if spec.name == "req_historical_data" and self._hist is not None:
+                # TWS's time rules apply to the re-sent request too (its place is kept).
+                await self._hist.acquire(*_historical_keys(spec, args), new=False)
             await self._permit()
             if route not in self._live or route.finished:
                 continue  # closed, or ended by TWS, while waiting for the permit

@@ -191,7 +191,7 @@ class HistoricalPacer:
         self._freed: anyio.Event | None = None
 
     async def acquire(
-        self, same: Hashable, identical: Hashable, small: bool
+        self, same: Hashable, identical: Hashable, small: bool, *, new: bool = True
     ) -> Callable[[], None]:
         """Wait until a request may be sent, and count it as sent and open.
 
@@ -203,9 +203,11 @@ class HistoricalPacer:
             same: Identifies the contract, exchange and ``whatToShow``.
             identical: Identifies the whole request (all but its id).
             small: Whether its bars are 30 s or less.
+            new: Whether it opens a new request (``False``: it re-sends one
+                already open, which keeps its place; only the time rules apply).
         """
         while True:
-            while self.open >= self.max_open:
+            while new and self.open >= self.max_open:
                 if self._freed is None:
                     self._freed = anyio.Event()
                 await self._freed.wait()
@@ -214,8 +216,9 @@ class HistoricalPacer:
                 break
             await self._sleep(delay)
         self._sent.append((self._clock(), same, identical, small))
-        self.open += 1
-        released = False
+        released = not new
+        if new:
+            self.open += 1
 
         def release() -> None:
             nonlocal released
