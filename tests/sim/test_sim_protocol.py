@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ibapi.client import EClient
 from ibapi.contract import Contract
+from ibapi.tag_value import TagValue
 from ibapi.wrapper import EWrapper
 from sim_client import VERSIONS, WAIT
 
@@ -262,6 +263,46 @@ def test_decode_req_historical_data(
     _check_contract(fields["contract"], contract)
     assert _decode(version, _encode(version, "cancelHistoricalData", req_id)) == (
         "cancelHistoricalData",
+        {"reqId": req_id},
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(VERSIONS),
+    st.integers(0, 2**31 - 2),
+    contracts,
+    st.sampled_from([5, 10]),
+    st.sampled_from(["TRADES", "MIDPOINT", "BID", "ASK"]),
+    st.booleans(),
+    st.sampled_from([[], [("XYZ", "1")]]),
+)
+def test_decode_req_real_time_bars(
+    version: int,
+    req_id: int,
+    contract: dict[str, Any],
+    bar_size: int,
+    what: str,
+    rth: bool,
+    options: list[tuple[str, str]],
+) -> None:
+    tags = [TagValue(k, v) for k, v in options]
+    msg = _encode(
+        version, "reqRealTimeBars", req_id, _contract(contract), bar_size, what, rth, tags
+    )
+    name, fields = _decode(version, msg)
+    assert name == "reqRealTimeBars"
+    expected = {
+        "reqId": req_id,
+        "barSize": bar_size,
+        "whatToShow": what,
+        "useRTH": rth,
+        "realTimeBarsOptions": "".join(f"{k}={v};" for k, v in options),
+    }
+    assert {k: fields[k] for k in expected} == expected
+    _check_contract(fields["contract"], contract)
+    assert _decode(version, _encode(version, "cancelRealTimeBars", req_id)) == (
+        "cancelRealTimeBars",
         {"reqId": req_id},
     )
 

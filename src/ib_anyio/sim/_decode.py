@@ -479,6 +479,10 @@ def _proto_contract(p: Any) -> Fields:
 
 
 def _tag_values(items: Any) -> str:
+    """``TagValue`` options as EClient writes them in text (``tag=value;`` each), from a
+    protobuf map (what ibapi's ``fillTagValueList`` fills) or repeated key/value pairs."""
+    if hasattr(items, "items"):
+        return "".join(f"{key}={value};" for key, value in items.items())
     return "".join(f"{item.key}={item.value};" for item in items)
 
 

@@ -16,11 +16,17 @@ What TWS does and the simulator copies:
   tickString last timestamp. With ``snapshot`` one round, then ``tickSnapshotEnd``. After
   ``reqMarketDataType`` each ``reqMktData`` is first answered with ``marketDataType``, and
   delayed types (3, 4) use the delayed tick types (66-68, 69-71, 74, 88).
+* ``reqRealTimeBars``: one ``realtimeBar`` per ``tick_interval`` (TWS's 5 seconds), each
+  5 s after the one before, the market stepping once per bar.
+* Connectivity (``Faults.connectivity_lost``/``connectivity_restored``): after 1100 the
+  market-data streams of a connection (kinds in :data:`MARKET_DATA_KINDS`) hold their
+  messages; 1101 cancels and forgets them, 1102 lets them go on.
 * A ``startApi`` with a client id that another connection already started with gets
-  error 326 (id -1) and the server closes the connection.
+  error 326 (id -1) and the server closes the connection; one whose client id is in an
+  outage (``Faults.outage``) is closed and recorded as ``"refused"``.
 * TWS's limits (``_rules``): the message rate (error 100 and a disconnect; off by
-  default), market-data lines (error 101) and historical-data pacing (error 162; off by
-  default). Faults are injected through ``SimServer.faults`` (``_faults``).
+  default), market-data lines (error 101) and historical-data pacing (error 162, 420 for
+  real-time bars; off by default). Faults are injected through ``SimServer.faults`` (``_faults``).
 * Unknown or ambiguous contracts get error 200 with the request's id.
 * Orders and the account are the desk's (``_desk``): it hands requests to the broker
   (``_broker``) and the account (``_account``) and sends what they answer, to the
@@ -914,8 +920,9 @@ async def serve(
             limit. TWS's is 50.
         max_tickers: Streaming market-data lines per connection; one more
             ``reqMktData`` gets error 101 with its id. ``None``: no limit.
-        hist_pacing: Pace historical-data requests as TWS does (error 162 with the
-            request's id; see ``_rules``).
+        hist_pacing: Pace historical-data and real-time bars requests as TWS does
+            (error 162, or 420 for ``reqRealTimeBars``, with the request's id; see
+            ``_rules``).
         clock: Seconds from a monotonic clock, for the rules above (default
             ``time.monotonic``); tests pass one they advance.
 
