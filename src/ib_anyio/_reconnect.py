@@ -15,7 +15,7 @@ Re-sent requests wait for pacing permits like any other request.
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import logging
 import math
 import random
@@ -263,29 +263,33 @@ class Supervisor:
         self._client = client
         self._policy = policy
         self._start_session = start_session
-        self._send, self._jobs = anyio.create_memory_object_stream[Job](math.inf)
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._queued = anyio.Event()
 
     def submit(self, job: Job) -> None:
-        """Event loop: queue ``job`` (dropped once the supervisor has stopped)."""
-        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._send.send_nowait(job)
+        """Event loop: queue ``job``."""
+        self._jobs.append(job)
+        self._queued.set()
 
     async def run(self) -> None:
         client = self._client
-        async with self._send, self._jobs:
-            async for job in self._jobs:
-                try:
-                    if job == "data_lost":
-                        if client.is_connected:
-                            await client._resubscribe("data_lost")
-                    elif self._policy is not None and not client.is_connected:
-                        await self._reconnect(self._policy)
-                except ConnectionLost:
-                    continue  # dropped again meanwhile: a "lost" job is queued
-                except Exception as exc:  # a bug of ours: end the connection, loudly
-                    logger.exception("ib_anyio: the connection supervisor failed")
-                    client._give_up(ReconnectFailed(f"the connection supervisor failed: {exc}"))
-                    return
+        while True:
+            while not self._jobs:
+                self._queued = anyio.Event()
+                await self._queued.wait()
+            job = self._jobs.popleft()
+            try:
+                if job == "data_lost":
+                    if client.is_connected:
+                        await client._resubscribe("data_lost")
+                elif self._policy is not None and not client.is_connected:
+                    await self._reconnect(self._policy)
+            except ConnectionLost:
+                continue  # dropped again meanwhile: a "lost" job is queued
+            except Exception as exc:  # a bug of ours: end the connection, loudly
+                logger.exception("ib_anyio: the connection supervisor failed")
+                client._give_up(ReconnectFailed(f"the connection supervisor failed: {exc}"))
+                return
 
     async def _reconnect(self, policy: Reconnect) -> None:
         client = self._client
