@@ -19,7 +19,7 @@ import pytest
 
 import ib_anyio
 from ib_anyio import items, sim
-from ib_anyio.sim import _faults
+from ib_anyio.sim import _faults, _server
 from tests.helpers import stock
 
 WAIT = 5  # seconds: a bound on what should take milliseconds
@@ -86,6 +86,45 @@ async def test_unknown_tick_type_arrives_with_its_raw_type(
     assert got == value or str(got) == str(value) or float(got) == float(value)
     with anyio.fail_after(WAIT):
         await client.req_current_time()
+
+
+@pytest.mark.parametrize("version", [176, _server.max_version()], ids=["text", "protobuf"])
+@pytest.mark.parametrize("kind", ["price", "size", "string", "generic"])
+async def test_fields_newer_than_ibapi_are_ignored(
+    version: int,
+    kind: Literal["price", "size", "string", "generic"],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with (
+        sim.serve(port=0, server_version=version) as server,
+        ib_anyio.connect(server.host, server.port) as client,
+    ):
+        server.ignore("reqMktData")  # only the injected ticks come
+        # CLOSE, VOLUME, LAST_TIMESTAMP, HALTED, as the kind; text tickPrices come
+        # with a tickSize, which is skipped.
+        tick_type = {"price": 9, "size": 8, "string": 45, "generic": 49}[kind]
+        wanted, field = {
+            "price": (items.TickPrice, "price"),
+            "size": (items.TickSize, "size"),
+            "string": (items.TickString, "value"),
+            "generic": (items.TickGeneric, "value"),
+        }[kind]
+        async with client.req_mkt_data(stock()) as ticks:
+            (request,) = await server.wait_for(lambda m: m.name == "reqMktData")
+            req_id = request.fields["reqId"]
+            await server.faults.send_tick(req_id, kind, tick_type, value=3, newer_fields=True)
+            await server.faults.send_tick(req_id, kind, tick_type, value=4)
+            got: list[float] = []
+            with anyio.fail_after(WAIT):
+                async for item in ticks:
+                    if isinstance(item, wanted):
+                        got.append(float(getattr(item, field)))
+                        if len(got) == 2:
+                            break
+        assert got == [3.0, 4.0]
+        assert client.is_connected
+    # Not ibapi's "diff len fields and params" error (and the message dropped).
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_stalled_server_times_out_and_recovers(server: sim.SimServer) -> None:

@@ -368,6 +368,8 @@ class Bridge:
         if optional_capabilities:
             ec.optCapab = optional_capabilities
         self.unknown_msg_ids: set[int] = set()
+        #: The callbacks whose messages came with more fields than ibapi reads.
+        self.newer_fields: set[str] = set()
         self.eclient = ec
 
     # -- lifecycle (event loop) ------------------------------------------
@@ -388,6 +390,7 @@ class Bridge:
         ec.connState = EClient.CONNECTED
         ec.decoder = Decoder(self.wrapper, server_version)
         _skip_unknown_ids(ec.decoder, self.unknown_msg_ids)
+        _ignore_newer_fields(ec.decoder, self.newer_fields)
         self.server_version = server_version
         self.connection_time = connection_time
         binary_ids = server_version >= MIN_SERVER_VER_PROTOBUF and _DECODER_TAKES_MSG_ID
@@ -635,6 +638,42 @@ def _skip_unknown_ids(decoder: Decoder, seen: set[int]) -> None:
             if msg_id not in table:
                 table[msg_id] = handler(msg_id, kind)
         setattr(decoder, attr, table)
+
+
+#: Fields before a message's arguments where ``interpretWithSignature`` looks:
+#: the version (10.x), or the message id and the version (9.x).
+_LEADING_FIELDS = 1 if _DECODER_TAKES_MSG_ID else 2
+
+
+def _ignore_newer_fields(decoder: Decoder, seen: set[str]) -> None:
+    """Let ``decoder`` read messages that carry more fields than the installed ibapi knows.
+
+    ibapi reads most messages field by field and ignores what follows; but the
+    ones it maps straight onto an ``EWrapper`` method (``tickString``,
+    ``tickGeneric``, ``currentTime``...) it drops with an error when a newer
+    TWS appends a field. Here the extra fields are cut off instead (logged once
+    per callback), and the message is delivered.
+    """
+    interpret = decoder.interpretWithSignature
+
+    def tolerant(fields: list[bytes], info: HandleInfo) -> None:
+        params = info.wrapperParams
+        if params is not None:
+            expected = _LEADING_FIELDS + len(params) - 1  # ``self`` is no field
+            if len(fields) > expected:
+                name = getattr(info.wrapperMeth, "__name__", "?")
+                if name not in seen:
+                    seen.add(name)
+                    logger.warning(
+                        "TWS sent %s with %d fields more than the installed ibapi reads; "
+                        "ignoring them (logged once per message)",
+                        name,
+                        len(fields) - expected,
+                    )
+                fields = fields[:expected]
+        interpret(fields, info)
+
+    decoder.interpretWithSignature = tolerant
 
 
 def _no_protobuf(payload: bytes, msg_id: int) -> None:

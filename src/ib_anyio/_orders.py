@@ -791,8 +791,7 @@ class OrderRouter(Route):
                     trade.status,
                 )
                 continue
-            filled = sum((f.execution.shares for f in trade.fills), Decimal(0))
-            filled = _decimal(filled)
+            filled = sum((_decimal(f.execution.shares) for f in trade.fills), Decimal(0))
             total = _decimal(trade.order.totalQuantity)
             value = sum(
                 (

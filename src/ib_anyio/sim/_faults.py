@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal, final
 import anyio
 
 from ._encode import pb
-from ._protocol import Version, proto_message, text_message
+from ._protocol import PROTOBUF_MSG_ID, Version, proto_message, text_message
 
 if TYPE_CHECKING:
     from ._server import SimServer, _Connection
@@ -151,12 +151,22 @@ class Faults:
         tick_type: int = UNKNOWN_TICK_TYPE,
         value: float | str = 1.5,
         client_id: int | None = None,
+        *,
+        newer_fields: bool = False,
     ) -> None:
         """Write one tick of ``tick_type`` (by default one newer than any ibapi knows) for
         request ``req_id``, encoded as the connection's version has that message: a
-        tickPrice (size 1), tickSize, tickString or tickGeneric."""
+        tickPrice (size 1), tickSize, tickString or tickGeneric.
+
+        With ``newer_fields``, the message also carries fields no ibapi release knows,
+        as a newer TWS would send them: two more text fields at its end, or a protobuf
+        field with an unknown number (:func:`with_newer_fields`)."""
 
         def build(conn: _Connection) -> bytes:
+            data = encode(conn)
+            return with_newer_fields(data, conn.version) if newer_fields else data
+
+        def encode(conn: _Connection) -> bytes:
             enc = conn.encoder
             if kind == "price":
                 return enc.tick_price(req_id, tick_type, float(value), 1)
@@ -234,6 +244,34 @@ class Faults:
         """End every :meth:`outage`: accept API connections (any client id) again."""
         self.refuse_api = False
         self.refused_client_ids.clear()
+
+
+#: The field number of the protobuf field :func:`with_newer_fields` adds: above
+#: every field ibapi's messages define.
+NEWER_PROTOBUF_FIELD = 999
+
+
+def with_newer_fields(data: bytes, version: int) -> bytes:
+    """``data`` (one framed message) with fields a newer TWS would add and no ibapi
+    knows: text messages get two more fields at the end; protobuf messages a
+    length-delimited field numbered :data:`NEWER_PROTOBUF_FIELD`."""
+    payload = data[4:]
+    if version >= Version.PROTOBUF and int.from_bytes(payload[:4], "big") > PROTOBUF_MSG_ID:
+        extra = b"newer field"
+        tag = _varint(NEWER_PROTOBUF_FIELD << 3 | 2)
+        payload += tag + _varint(len(extra)) + extra
+    else:
+        payload += b"newer\0field\0"
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
