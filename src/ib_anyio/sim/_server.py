@@ -989,6 +989,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="accept connections and close them unanswered (TWS with the API disabled)",
     )
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="do not read fault commands from stdin (by default each line is one; try help)",
+    )
     args = parser.parse_args(argv)
 
     async def run() -> None:
@@ -1011,7 +1016,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"(server version {server.server_version}); Ctrl-C stops it",
                 flush=True,
             )
-            await anyio.sleep_forever()
+            if not args.no_console:
+                from ._console import run_console, stdin_lines
+
+                print("Fault console: type help for the commands", flush=True)
+                await run_console(server, stdin_lines(), lambda line: print(line, flush=True))
+            await anyio.sleep_forever()  # stdin ended: serve on until Ctrl-C
 
     with suppress(KeyboardInterrupt):
         anyio.run(run)
