@@ -9,9 +9,9 @@ unknown contract), opening and closing market-data streams (one per block) and
 cancelled, and connection drops: plain, with a block closed at once (racing the
 reconnect), or with TWS refusing connections for a while (requests made meanwhile, a
 block closed meanwhile); TWS's 1101 (market data lost: re-sent under new ids after a
-Gap) and 1102 (maintained: nothing re-sent). One more, a drop after which the
-simulator holds the next session's ``startApi``, finds a client bug and runs in its own
-xfail test for now.
+Gap) and 1102 (maintained: nothing re-sent), and a drop after which the simulator
+holds the next session's ``startApi`` for a while (requests made then must raise
+``ConnectionLost``, not be sent on a session that has not started).
 
 Without ``reconnect=`` a drop ends every open request and stream with
 ``ConnectionLost`` and the program goes on with a new client. With it, in-flight
@@ -64,9 +64,8 @@ STEPS = (
     "outage",
     "data_lost",
     "data_maintained",
+    "held_start",
 )
-#: Not drawn yet: on the client as it is, it fails (see
-#: test_requests_while_the_session_restarts); it joins STEPS once that test passes.
 HELD_START = "held_start"
 Step = tuple[str, int]
 programs = st.lists(st.tuples(st.sampled_from(STEPS), st.integers(0, 7)), max_size=20)
@@ -593,13 +592,6 @@ def test_any_program_keeps_the_books(backend: str, reconnect: bool, program: lis
     anyio.run(_run, program, reconnect, backend=backend)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug: while reconnecting, from the new socket to the started session, "
-    "is_connected is True and requests are sent: a stream opened then is re-sent by the "
-    "resubscription too (its first id streams at TWS, never cancelled); a one-shot sent "
-    "then never ends when that attempt fails",
-)
 @pytest.mark.parametrize("attempt", [0, 1], ids=["answered", "attempt_fails"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_requests_while_the_session_restarts(backend: str, attempt: int) -> None:

@@ -295,7 +295,7 @@ class _Conn:
         self._bridge.write(msg)
 
     def isConnected(self) -> bool:
-        return self._bridge.connected
+        return self._bridge._writable
 
     def disconnect(self) -> None:
         pass
@@ -315,6 +315,7 @@ class _Link:
         "reader",
         "reader_done",
         "sock",
+        "started",
         "writer",
     )
 
@@ -323,6 +324,7 @@ class _Link:
         self.initial = initial
         self.binary_ids = binary_ids
         self.closing = False
+        self.started = False  # the API session started (nextValidId, managedAccounts)
         self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.reader_done = anyio.Event()
         self.reader: threading.Thread | None = None
@@ -350,7 +352,10 @@ class Bridge:
         self.host, self.port = host, port
         self.server_version = 0
         self.connection_time = ""
+        #: Whether requests may be sent: the API session has started on the
+        #: current connection (:meth:`session_started`), and it is up.
         self.connected = False
+        self._writable = False  # the current connection is up (the handshake may write)
         #: Why the connection ended, once it has.
         self.lost: ConnectionLost | None = None
         #: Called on the event loop when the connection drops (not when closed by us):
@@ -404,9 +409,22 @@ class Bridge:
         )
         self._link = link
         self.lost = None
-        self.connected = True
+        self._writable = True
         link.writer.start()
         link.reader.start()
+
+    def session_started(self) -> bool:
+        """The API session has started on the current connection: requests may go.
+
+        Returns:
+            Whether the connection is still up (else it dropped while starting).
+        """
+        assert self._link is not None
+        if not self._writable:
+            return False
+        self._link.started = True
+        self.connected = True
+        return True
 
     async def aclose(self) -> None:
         """Close the connection and wait for both threads to finish; every route ends."""
@@ -424,7 +442,7 @@ class Bridge:
             return
         if not link.reader_done.is_set():
             link.closing = True
-        self.connected = False
+        self.connected = self._writable = False
         with contextlib.suppress(OSError):  # already closed by the peer
             link.sock.shutdown(socket.SHUT_RDWR)
         link.outbox.put(None)
@@ -445,7 +463,7 @@ class Bridge:
 
     def write(self, msg: bytes) -> None:
         link = self._link
-        if not self.connected or link is None:
+        if not self._writable or link is None:
             raise self.lost or ConnectionLost("not connected to TWS")
         link.outbox.put(msg)
 
@@ -485,7 +503,7 @@ class Bridge:
             exc = e
         finally:
             if self._link is link:
-                self.connected = False
+                self.connected = self._writable = False
             if isinstance(exc, ProtocolError) and not link.closing:
                 logger.error("ib_anyio: closing the connection to TWS: %s", exc)
                 lost = exc
@@ -585,10 +603,13 @@ class Bridge:
         if link.closing:
             self.fail_all(lost)
             return
+        if link.started:
+            self.on_lost(lost)
+            return
+        # The session had not started: only the start-up was waiting on it.
         starting = self.wrapper._routes.get("__connect__")
-        if starting is not None:  # the session had not started yet
+        if starting is not None:
             starting.fail(lost)
-        self.on_lost(lost)
 
 
 def _bad_length(size: int, data: bytes, pos: int) -> ProtocolError:

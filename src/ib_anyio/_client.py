@@ -198,8 +198,6 @@ class ClientBase:
         #: Member streams read by one-shot snapshots: they end on a drop.
         self._oneshots: set[StreamRoute] = set()
         self._supervisor: Supervisor | None = None
-        #: Whether the current connection completed its start (``connect`` sets it).
-        self._session_ready = False
         self._up = anyio.Event()  # set while connected (replaced on a drop)
         self._up.set()
 
@@ -897,9 +895,6 @@ class ClientBase:
         One-shot requests in flight end with ``lost``; subscriptions, Trades
         and ``order_events()`` stay open for the supervisor to resume.
         """
-        if not self._session_ready:
-            return  # a reconnect attempt failed: the supervisor sees it and retries
-        self._session_ready = False
         if self._up.is_set():
             self._up = anyio.Event()
         self._emit(Disconnected(lost))

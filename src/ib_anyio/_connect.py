@@ -214,12 +214,15 @@ async def connect(
                 del wrapper._routes["__connect__"]
             if ready.error is not None:
                 raise _refusal(where, client_id, ready.error) from ready.error
+            if not bridge.session_started():
+                raise ConnectionFailed(
+                    f"TWS at {where} closed the connection as the session started"
+                )
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await bridge.close_link()
             raise
         client.managed_accounts = tuple(wrapper.accounts or ())
-        client._session_ready = True
 
     try:
         await start_session()
