@@ -101,6 +101,12 @@ async def connect(
     waits for TWS's first ``nextValidId`` and ``managedAccounts``. Leaving the
     block closes the connection and joins the reader and writer threads.
 
+    The block runs a small supervisor task beside your code (it reconnects
+    under ``reconnect=`` and re-sends market data on TWS's 1101). Like any
+    anyio task group, enter and leave it in the same task, nested with other
+    cancel scopes (``async with`` does); exceptions from the block reach you
+    as they are, not wrapped in an ``ExceptionGroup``.
+
     Args:
         host: Where TWS or the gateway listens.
         port: Its API port (TWS: 7497 paper / 7496 live; gateway 4002 / 4001).
