@@ -713,26 +713,25 @@ class OrderRouter(Route):
             trade._on_lost(exc)
         for stream in self._streams:
             stream.fail(exc)
-        if self._snapshot is not None:
-            self._snapshot.fail(exc)
-        for what_if in self._what_ifs.values():
-            if what_if.error is None and what_if.state is None:
-                what_if.error = exc
-                what_if.event.set()
+        self._end_requests(exc)
 
     def interrupt(self, exc: ConnectionLost) -> None:
         """Event loop: the connection dropped, to be re-established (a reconnect
         policy): the snapshot, what-ifs and cancel/modify answers in flight end
         with ``exc``; Trades and ``order_events()`` carry on."""
         self._wake()
+        self._end_requests(exc)
+        for trade in self._trades.values():
+            trade._on_interrupted(exc)
+
+    def _end_requests(self, exc: BaseException) -> None:
+        """End the open-orders snapshot and the what-ifs waiting for an answer."""
         if self._snapshot is not None:
             self._snapshot.fail(exc)
         for what_if in self._what_ifs.values():
             if what_if.error is None and what_if.state is None:
                 what_if.error = exc
                 what_if.event.set()
-        for trade in self._trades.values():
-            trade._on_interrupted(exc)
 
     async def reconcile(self, client: Any) -> None:
         """After a reconnect: learn what the orders did during the outage.
