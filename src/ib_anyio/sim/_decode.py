@@ -57,6 +57,7 @@ that can still be read.
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -768,7 +769,8 @@ def _readable_id(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> F
     """``{"reqId": n}`` or ``{"orderId": n}`` when the request's id can be read, else ``{}``."""
     try:
         if is_protobuf:
-            class_name = _PROTO[msg_id][0] if msg_id in _PROTO else _PROTO_CLASSES[msg_id]
+            proto = _tables()[1]
+            class_name = proto[msg_id][0] if msg_id in proto else _PROTO_CLASSES[msg_id]
             message = pb(class_name).FromString(body)
             for key in ("reqId", "orderId"):
                 if key in message.DESCRIPTOR.fields_by_name and message.HasField(key):
@@ -810,6 +812,20 @@ def _unserved(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> Fiel
     return {"fields": _Text(body).items, **_readable_id(msg_id, False, body, version)}
 
 
+@functools.cache
+def _tables() -> tuple[
+    dict[int, Callable[[_Text, int], Fields]], dict[int, tuple[str, Callable[[Any], Fields]]]
+]:
+    """The text and protobuf request decoders: this module's and every family's."""
+    from ._families import families
+
+    text, proto = dict(_TEXT), dict(_PROTO)
+    for family in families():
+        text.update(family.text)
+        proto.update(family.proto)
+    return text, proto
+
+
 def decode_request(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> tuple[str, Fields]:
     """Name and fields of one client message.
 
@@ -818,12 +834,13 @@ def decode_request(msg_id: int, is_protobuf: bool, body: bytes, version: int) ->
     ``orderId`` when it can still be read.
     """
     name = request_name(msg_id)
+    text, proto = _tables()
     try:
-        if is_protobuf and msg_id in _PROTO:
-            class_name, convert = _PROTO[msg_id]
+        if is_protobuf and msg_id in proto:
+            class_name, convert = proto[msg_id]
             return name, convert(pb(class_name).FromString(body))
-        if not is_protobuf and msg_id in _TEXT:
-            return name, _TEXT[msg_id](_Text(body), version)
+        if not is_protobuf and msg_id in text:
+            return name, text[msg_id](_Text(body), version)
         return name, _unserved(msg_id, is_protobuf, body, version)
     except Exception as exc:  # malformed or unexpected input must not break the server
         raw: object = body if is_protobuf else _Text(body).items

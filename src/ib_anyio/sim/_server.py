@@ -40,6 +40,7 @@ What TWS does and the simulator copies:
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import time
@@ -59,6 +60,7 @@ from ._broker import Broker, SimOrder
 from ._decode import Fields, Out, decode_request, int_field
 from ._desk import Desk
 from ._encode import Encoder
+from ._families import families
 from ._faults import Faults
 from ._market import Market
 from ._protocol import (
@@ -495,7 +497,7 @@ class _Connection:
         self.server._record(Received(self.client_id, self.number, name, fields))
 
     async def _dispatch(self, msg_id: int, name: str, fields: Fields) -> None:
-        handler = _HANDLERS.get(msg_id)
+        handler = _handlers().get(msg_id)
         if handler is not None:
             await handler(self, fields)
         elif not name.startswith(_UNANSWERED_PREFIXES):
@@ -836,6 +838,15 @@ def _instrument(contract: str | Instrument | Any) -> Instrument:
 
 #: Messages that TWS never answers (cancels, settings): no error when unsupported.
 _UNANSWERED_PREFIXES = ("cancel", "unsubscribe", "setServerLogLevel")
+
+
+@functools.cache
+def _handlers() -> dict[int, Callable[[_Connection, Fields], Awaitable[None]]]:
+    """What the server does per request: its own handlers and every family's."""
+    merged = dict(_HANDLERS)
+    for family in families():
+        merged.update(family.handlers)
+    return merged
 
 
 def _request_id(fields: Fields) -> int:
