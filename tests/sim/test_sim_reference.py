@@ -91,7 +91,7 @@ def test_option_chain_and_symbols(version: int) -> None:
         for d in descriptions
     ]
     assert got == [(s.con_id, s.symbol, s.sec_type, s.primary_exchange) for s in samples]
-    assert [d.derivativeSecTypes for d in descriptions] == [s.derivatives for s in samples]
+    assert [d.derivativeSecTypes for d in descriptions] == [list(s.derivatives) for s in samples]
     if version >= 176:
         assert [d.contract.description for d in descriptions] == [s.description for s in samples]
 

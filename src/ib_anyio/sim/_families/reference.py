@@ -60,6 +60,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ib_anyio.sim._decode import (
     _INT,
     Fields,
@@ -440,28 +442,18 @@ def _bond_fields(v: int, req_id: int, inst: Instrument, trading_day: str) -> lis
 # -- the data ----------------------------------------------------------------------
 
 
+@attrs.frozen
 class _Sample:
     """One description of ``symbolSamples``."""
 
-    def __init__(
-        self,
-        con_id: int,
-        symbol: str,
-        sec_type: str,
-        primary_exchange: str,
-        currency: str,
-        derivatives: list[str],
-        description: str,
-        issuer_id: str = "",
-    ) -> None:
-        self.con_id = con_id
-        self.symbol = symbol
-        self.sec_type = sec_type
-        self.primary_exchange = primary_exchange
-        self.currency = currency
-        self.derivatives = derivatives
-        self.description = description
-        self.issuer_id = issuer_id
+    con_id: int
+    symbol: str
+    sec_type: str
+    primary_exchange: str
+    currency: str
+    derivatives: tuple[str, ...]
+    description: str
+    issuer_id: str = ""
 
     def proto_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -504,7 +496,7 @@ def _samples(universe: tuple[Instrument, ...] = UNIVERSE) -> list[_Sample]:
                         inst.under_sec_type,
                         inst.exchange,
                         inst.currency,
-                        derived[inst.under_con_id],
+                        tuple(derived[inst.under_con_id]),
                         inst.long_name,
                     )
                 )
@@ -516,7 +508,7 @@ def _samples(universe: tuple[Instrument, ...] = UNIVERSE) -> list[_Sample]:
                 inst.sec_type,
                 inst.primary_exchange or inst.exchange,
                 inst.currency,
-                derived.get(inst.con_id, []),
+                tuple(derived.get(inst.con_id, [])),
                 inst.bond.desc_append if inst.bond else inst.long_name,
                 _TREASURY_ISSUER if inst.bond else "",
             )
