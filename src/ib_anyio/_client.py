@@ -854,8 +854,15 @@ class ClientBase:
         if is_informational(code):
             logger.info("TWS notice %s (request %s): %s", code, req_id, message)
         else:
-            # A failure: for its request, or (id -1) for a connection still starting.
-            route = self._routes.get(req_id if req_id >= 0 else "__connect__")
+            # A failure: for its request, or (id -1) for a request without an id
+            # (``requestFA``: its channel) or a connection still starting.
+            route = self._routes.get(req_id) if req_id >= 0 else None
+            channel = _channel_of_error(message) if req_id < 0 else None
+            if channel is not None and (channel_route := self._routes.get(channel)):
+                channel_route.fail(TWSError(req_id, code, message, reject_json))
+                return
+            if req_id < 0:
+                route = self._routes.get("__connect__")
             if route is not None:
                 route.fail(TWSError(req_id, code, message, reject_json))
                 if req_id >= 0:
@@ -958,6 +965,21 @@ class ClientBase:
 
 
 _DATA_LOST = 1101
+
+#: Errors TWS sends with id -1 for a request that has no id: a text the message
+#: contains, and the channel of the request it answers. ``requestFA`` on a login
+#: that is not an advisor's: 321 "... FA data operations ignored for non FA
+#: customers."; ibapi's own refusal of FA profiles (faData=2) from version 177:
+#: 585 "FA Profile is not supported anymore, use FA Group instead - ".
+_CHANNEL_ERRORS: Final = (
+    ("FA data operations ignored for non FA customers", "fa"),
+    ("FA Profile is not supported anymore", "fa"),
+)
+
+
+def _channel_of_error(message: str) -> str | None:
+    """The channel of the id-less request an id -1 error answers, if it answers one."""
+    return next((channel for text, channel in _CHANNEL_ERRORS if text in message), None)
 
 
 def _historical_keys(spec: RequestSpec, args: tuple[Any, ...]) -> tuple[Any, Any, bool]:

@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 __all__ = ["FAMILIES", "Family", "families"]
 
 #: The family modules, by name (each defines ``FAMILY``).
-FAMILIES: tuple[str, ...] = ()
+FAMILIES: tuple[str, ...] = (
+    "fa",
+    "display_groups",
+    "wsh",
+    "server_log",
+    "config",
+)
 
 
 @attrs.frozen
