@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, final
@@ -177,6 +178,8 @@ class ClientBase:
         self._routes = wrapper._routes
         wrapper._on_error = self._on_error
         self._next_id = 1  # set from TWS's nextValidId once connected
+        #: The request ``_call`` is sending, and the thread sending it.
+        self._calling: tuple[int | str, int] | None = None
         self._buffer_size = buffer_size
         self._overflow: OverflowPolicy = overflow
         self._locks: dict[str, anyio.Lock] = {}
@@ -702,7 +705,15 @@ class ClientBase:
         if taken is not None and len(values) > len(taken):
             values = _drop_newer_args(call.method, values, len(taken))
         self._pacer.sent()
-        getattr(self._bridge.eclient, call.method)(*values)
+        # ibapi refuses some requests itself, calling ``error`` before it returns
+        # (UPDATE_TWS for a server version that lacks the request; id -1 for
+        # requests without an id): ``_on_error`` gives such errors to this request.
+        outer = self._calling
+        self._calling = (req_id, threading.get_ident())
+        try:
+            getattr(self._bridge.eclient, call.method)(*values)
+        finally:
+            self._calling = outer
 
     def _register(self, route: Route) -> None:
         if route.key in self._routes:
@@ -835,6 +846,24 @@ class ClientBase:
 
     def _on_error(self, req_id: int, time: int, code: int, message: str, reject_json: str) -> None:
         """Route a TWS error (reader thread, or the event loop for ibapi's own checks)."""
+        calling = self._calling
+        if (
+            calling is not None
+            and calling[1] == threading.get_ident()
+            and req_id in (-1, calling[0])
+            and not is_informational(code)
+        ):
+            # ibapi's own refusal of the request being sent (see ``_call``)
+            route = self._routes.get(calling[0])
+            if route is not None:
+                if code == _UPDATE_TWS:
+                    version = self._bridge.server_version
+                    route.fail(
+                        UnsupportedRequest(f"server version {version} lacks it: {message}")
+                    )
+                else:
+                    route.fail(TWSError(req_id, code, message, reject_json))
+                return
         if req_id > 0 and req_id in self._orders.order_ids:
             # An order's (ids are never shared with requests): in TWS's order, to its Trade.
             informational = is_informational(code)
@@ -965,6 +994,8 @@ class ClientBase:
 
 
 _DATA_LOST = 1101
+#: ibapi's UPDATE_TWS: the negotiated server version lacks the request (or a field of it).
+_UPDATE_TWS = 503
 
 #: Errors TWS sends with id -1 for a request that has no id: a text the message
 #: contains, and the channel of the request it answers. ``requestFA`` on a login
