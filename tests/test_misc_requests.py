@@ -35,9 +35,12 @@ async def test_current_time_in_millis(client: tuple[ib_anyio.Client, sim.SimServ
             await c.req_current_time_in_millis()
         return
     if server.server_version < MILLIS_SINCE:
-        with anyio.fail_after(5), pytest.raises(
-            ib_anyio.UnsupportedRequest,
-            match=r"^server version 176 lacks it: The TWS is out of date",
+        with (
+            anyio.fail_after(5),
+            pytest.raises(
+                ib_anyio.UnsupportedRequest,
+                match=r"^server version 176 lacks it: The TWS is out of date",
+            ),
         ):
             await c.req_current_time_in_millis()  # ibapi refuses it: nothing reaches TWS
         assert not [m for m in server.received if m.name == "reqCurrentTimeInMillis"]

@@ -19,7 +19,9 @@ AAPL, MSFT = 265598, 272093
 
 
 @pytest.fixture(params=[176, 213, max_version()])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[tuple[ib_anyio.Client, sim.SimServer]]:
+async def client(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[ib_anyio.Client, sim.SimServer]]:
     async with (
         sim.serve(port=0, server_version=request.param, tick_interval=0.001) as server,
         ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c,

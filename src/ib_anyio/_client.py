@@ -15,6 +15,7 @@ shared by every open block (:mod:`ib_anyio._fanout`).
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import logging
 import threading
@@ -60,7 +61,7 @@ from ._reconnect import (
     Supervisor,
     connection_event,
 )
-from ._spec import REQ_ID, Arg, Call, Const, RequestSpec, _ReqId
+from ._spec import REQ_ID, Arg, Call, Const, Proto, RequestSpec, _ReqId
 from ._stream import ItemStream, Subscription
 
 if TYPE_CHECKING:
@@ -858,9 +859,7 @@ class ClientBase:
             if route is not None:
                 if code == _UPDATE_TWS:
                     version = self._bridge.server_version
-                    route.fail(
-                        UnsupportedRequest(f"server version {version} lacks it: {message}")
-                    )
+                    route.fail(UnsupportedRequest(f"server version {version} lacks it: {message}"))
                 else:
                     route.fail(TWSError(req_id, code, message, reject_json))
                 return
@@ -1053,9 +1052,17 @@ def _drop_newer_args(method: str, values: list[Any], taken: int) -> list[Any]:
     return values[:taken]
 
 
-def _arg_value(template: _ReqId | Arg | Const, args: tuple[Any, ...], req_id: int | str) -> Any:
+def _arg_value(
+    template: _ReqId | Arg | Const | Proto, args: tuple[Any, ...], req_id: int | str
+) -> Any:
     if isinstance(template, Arg):
         return args[template.index]
+    if isinstance(template, Proto):
+        message = getattr(importlib.import_module(template.module), template.cls)()
+        if template.base is not None and args[template.base.index] is not None:
+            message.CopyFrom(args[template.base.index])
+        message.reqId = req_id
+        return message
     if isinstance(template, Const):
         return template.value
     return req_id

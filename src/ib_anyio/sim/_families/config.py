@@ -118,7 +118,7 @@ async def req_config(conn: _Connection, fields: Fields) -> None:
 
 
 async def update_config(conn: _Connection, fields: Fields) -> None:
-    update = fields["request"]
+    update: Any = fields["request"]
     req_id = int_field(fields, "reqId")
     response = pb("UpdateConfigResponse")(reqId=req_id)
     errors = _problems(update)

@@ -36,7 +36,7 @@ from ib_anyio.sim._universe import UNIVERSE
 if TYPE_CHECKING:
     from ib_anyio.sim._server import _Connection
 
-__all__ = ["FAMILY", "GROUP_IDS", "EMPTY"]
+__all__ = ["EMPTY", "FAMILY", "GROUP_IDS"]
 
 QUERY_DISPLAY_GROUPS = 67
 SUBSCRIBE_TO_GROUP_EVENTS = 68
@@ -111,9 +111,7 @@ async def subscribe(conn: _Connection, fields: Fields) -> None:
     req_id, group = int_field(fields, "reqId"), int_field(fields, "groupId")
     state = groups(conn)
     if group not in state.contracts:
-        await conn.send(
-            conn._error(req_id, BAD_GROUP_CODE, f"Invalid display group id: {group}")
-        )
+        await conn.send(conn._error(req_id, BAD_GROUP_CODE, f"Invalid display group id: {group}"))
         return
     state.subscribers[(conn, req_id)] = group
     await conn.send(display_group_updated(conn.version, req_id, state.contracts[group]))
@@ -126,9 +124,7 @@ async def update(conn: _Connection, fields: Fields) -> None:
     group = state.subscribers.get((conn, req_id))
     if group is None:
         await conn.send(
-            conn._error(
-                req_id, BAD_GROUP_CODE, f"No display group subscription with id {req_id}"
-            )
+            conn._error(req_id, BAD_GROUP_CODE, f"No display group subscription with id {req_id}")
         )
         return
     state.contracts[group] = info or EMPTY
@@ -139,9 +135,7 @@ async def update(conn: _Connection, fields: Fields) -> None:
             del state.subscribers[(other, other_id)]
             continue
         with suppress(Exception):  # a connection going away hears nothing more
-            await other.send(
-                display_group_updated(other.version, other_id, state.contracts[group])
-            )
+            await other.send(display_group_updated(other.version, other_id, state.contracts[group]))
 
 
 async def unsubscribe(conn: _Connection, fields: Fields) -> None:

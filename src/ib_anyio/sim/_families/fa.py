@@ -37,7 +37,7 @@ from ib_anyio.sim._protocol import proto_message, text_message
 if TYPE_CHECKING:
     from ib_anyio.sim._server import _Connection
 
-__all__ = ["FAMILY", "GROUPS", "PROFILES", "ALIASES", "NOT_FA_CODE", "NOT_FA_TEXT"]
+__all__ = ["ALIASES", "FAMILY", "GROUPS", "NOT_FA_CODE", "NOT_FA_TEXT", "PROFILES"]
 
 REQ_FA = 18
 REPLACE_FA = 19
@@ -51,7 +51,9 @@ _RECEIVE_FA_VERSION = 1
 
 GROUPS, PROFILES, ALIASES = 1, 2, 3
 NOT_FA_CODE = 321
-NOT_FA_TEXT = "Error validating request.-'bb' : cause - FA data operations ignored for non FA customers."
+NOT_FA_TEXT = (
+    "Error validating request.-'bb' : cause - FA data operations ignored for non FA customers."
+)
 #: From this version TWS refuses allocation profiles (ibapi checks it too, but only on
 #: its text path: from 211 a profile request reaches TWS).
 PROFILE_DESUPPORT = 177
@@ -61,17 +63,19 @@ PROFILE_TEXT = (
 )
 BAD_XML_TEXT = "Error validating request.-'bc' : cause - The FA configuration could not be parsed: "
 
-_ROOTS = {GROUPS: "ListOfGroups", PROFILES: "ListOfAllocationProfiles", ALIASES: "ListOfAccountAliases"}
+_ROOTS = {
+    GROUPS: "ListOfGroups",
+    PROFILES: "ListOfAllocationProfiles",
+    ALIASES: "ListOfAccountAliases",
+}
 _NAMES = {GROUPS: "Groups", PROFILES: "Profiles", ALIASES: "Account aliases"}
 
 
 def default_documents(accounts: tuple[str, ...]) -> dict[int, str]:
     """An advisor's configuration as TWS sends it: two groups of its client accounts
     (equal split and by net liquidation), a percentage profile and an alias each."""
-    advisor, *clients = accounts
-    rows = "".join(
-        f"<Account><acct>{a}</acct><amount>0.0</amount></Account>" for a in clients
-    )
+    clients = accounts[1:]  # the advisor first
+    rows = "".join(f"<Account><acct>{a}</acct><amount>0.0</amount></Account>" for a in clients)
     first_two = "".join(
         f"<Account><acct>{a}</acct><amount>0.0</amount></Account>" for a in clients[:2]
     )
@@ -97,7 +101,8 @@ def default_documents(accounts: tuple[str, ...]) -> dict[int, str]:
     aliases = "".join(
         f"<AccountAlias><account>{a}</account><alias>{alias}</alias></AccountAlias>"
         for a, alias in zip(
-            accounts, ["Advisor", *(f"Client {i}" for i in range(1, len(clients) + 1))],
+            accounts,
+            ["Advisor", *(f"Client {i}" for i in range(1, len(clients) + 1))],
             strict=True,
         )
     )

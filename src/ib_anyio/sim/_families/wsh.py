@@ -78,8 +78,10 @@ def meta_data_json() -> str:
                     {"tag": "conids", "type": "list", "description": "Contract ids"},
                     {"tag": "country", "type": "string", "description": "Country code or All"},
                     {"tag": "watchlist", "type": "list", "description": "Watchlist conids"},
-                    *({"tag": tag, "type": "boolean", "description": name}
-                      for tag, name in _EVENT_TYPES),
+                    *(
+                        {"tag": tag, "type": "boolean", "description": name}
+                        for tag, name in _EVENT_TYPES
+                    ),
                 ],
             }
         },
@@ -169,7 +171,7 @@ async def req_event_data(conn: _Connection, fields: Fields) -> None:
         if not isinstance(parsed, dict):
             await refuse("the filter must be a JSON object")
             return
-        raw = parsed.get("conids", parsed.get("watchlist", []))
+        raw: Any = parsed.get("conids", parsed.get("watchlist", []))
         try:
             con_ids = [int(c) for c in raw]
         except (TypeError, ValueError):
