@@ -11,6 +11,7 @@ from ibapi.client import EClient
 import ib_anyio
 from ib_anyio import items, sim
 from ib_anyio.sim._server import max_version
+from tests.doc_examples import examples, run_example, same_lines
 
 HAS_CONFIG = hasattr(EClient, "reqConfigProtoBuf")  # ibapi >= 10.45.1
 CONFIG_SINCE, UPDATE_CONFIG_SINCE = 219, 221
@@ -103,3 +104,18 @@ async def test_update_config_refused(client: tuple[ib_anyio.Client, sim.SimServe
     assert response.status == "Failed"
     assert list(response.errors) == ["api.settings.socketPort: 70000 is not a port number"]
     assert after.config_response_proto.api.settings.socketPort == server.port
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(code, expected) for _, code, expected in examples("config.md")],
+    ids=[f"example{index}" for index, _, _ in examples("config.md")],
+)
+def test_config_doc_examples(backend: str, code: str, expected: list[str]) -> None:
+    assert expected
+    if not HAS_CONFIG:  # no ibapi.protobuf config messages before 10.45.1
+        with pytest.raises(ImportError):
+            run_example("config.md", code, backend)
+        return
+    assert same_lines(run_example("config.md", code, backend), expected)

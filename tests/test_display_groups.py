@@ -10,6 +10,7 @@ import pytest
 import ib_anyio
 from ib_anyio import items, sim
 from ib_anyio.sim._server import max_version
+from tests.doc_examples import examples, run_example, same_lines
 
 
 @pytest.fixture(params=[176, 213, max_version()])
@@ -67,3 +68,14 @@ async def test_an_empty_group_and_a_group_tws_lacks(server: sim.SimServer) -> No
                 async with client.subscribe_to_group_events(9) as bad:
                     await bad.receive()
     assert info.value.code == 321
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(code, expected) for _, code, expected in examples("display_groups.md")],
+    ids=[f"example{index}" for index, _, _ in examples("display_groups.md")],
+)
+def test_display_groups_doc_examples(backend: str, code: str, expected: list[str]) -> None:
+    assert expected
+    assert same_lines(run_example("display_groups.md", code, backend), expected)

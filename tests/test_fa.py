@@ -11,6 +11,7 @@ import pytest
 import ib_anyio
 from ib_anyio import items, sim
 from ib_anyio.sim._server import max_version
+from tests.doc_examples import examples, run_example, same_lines
 
 VERSIONS = [176, 213, max_version()]
 GROUPS, PROFILES, ALIASES = 1, 2, 3
@@ -122,3 +123,14 @@ async def test_a_non_fa_login_gets_error_321(plain_server: sim.SimServer) -> Non
                 await client.replace_fa(GROUPS, "<ListOfGroups/>")
     (sent,) = [m.fields for m in plain_server.received if m.name == "replaceFA"]
     assert (replaced.value.req_id, replaced.value.code) == (sent["reqId"], 321)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(code, expected) for _, code, expected in examples("fa.md")],
+    ids=[f"example{index}" for index, _, _ in examples("fa.md")],
+)
+def test_fa_doc_examples(backend: str, code: str, expected: list[str]) -> None:
+    assert expected
+    assert same_lines(run_example("fa.md", code, backend), expected)

@@ -13,6 +13,7 @@ from ibapi.client import EClient
 import ib_anyio
 from ib_anyio import items, sim
 from ib_anyio.sim._server import max_version
+from tests.doc_examples import examples, run_example, same_lines
 
 HAS_WSH = hasattr(EClient, "reqWshEventData")  # ibapi 10.x (not 9.81)
 AAPL, MSFT = 265598, 272093
@@ -139,3 +140,18 @@ async def test_abandoned_request_is_cancelled_once(
         cancels = await server.wait_for(lambda m: m.name == "cancelWshEventData")
     (sent,) = [m.fields for m in server.received if m.name == "reqWshEventData"]
     assert [m.fields for m in cancels] == [{"reqId": sent["reqId"]}]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(code, expected) for _, code, expected in examples("wsh.md")],
+    ids=[f"example{index}" for index, _, _ in examples("wsh.md")],
+)
+def test_wsh_doc_examples(backend: str, code: str, expected: list[str]) -> None:
+    assert expected
+    if not HAS_WSH:  # ibapi 9.81 has neither WshEventData nor the requests
+        with pytest.raises(ImportError):
+            run_example("wsh.md", code, backend)
+        return
+    assert same_lines(run_example("wsh.md", code, backend), expected)
