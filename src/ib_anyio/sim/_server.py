@@ -101,6 +101,9 @@ from ._universe import (
 logger = logging.getLogger("ib_anyio.sim")
 
 ACCOUNT = "DU1234567"
+#: The accounts an advisor login manages (``serve(fa=True)``): the advisor's own
+#: F-account first, then its clients; the simulated account is the first client.
+FA_ACCOUNTS = ("DF1234560", ACCOUNT, "DU1234568", "DU1234569")
 CHUNK = 64 * 1024
 
 NOTICES = (
@@ -196,6 +199,7 @@ class SimServer:
         cash: float = 1_000_000.0,
         status_repeats: int = 1,
         rules: Rules | None = None,
+        fa: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -209,6 +213,13 @@ class SimServer:
         self._next_conn = 0
         self._failures: list[BaseException] = []
         self._ignored: set[str] = set()
+        #: Whether the login is a Financial Advisor's (``serve(fa=True)``).
+        self.fa = fa
+        #: The accounts ``managedAccounts`` lists.
+        self.accounts: tuple[str, ...] = FA_ACCOUNTS if fa else (ACCOUNT,)
+        #: What request families keep between requests, by family name (FA
+        #: configuration, display groups, API settings...).
+        self.state: dict[str, Any] = {}
         #: TWS's limits this server enforces (message rate, tickers, historical pacing).
         self.rules = rules or Rules()
         #: Current quotes of the universe, shared by every connection and the broker.
@@ -558,7 +569,7 @@ class _Connection:
         now = int(time.time() * 1000)
         await self.send(
             enc.next_valid_id(self.desk.next_order_id(self.client_id or 0))
-            + enc.managed_accounts(ACCOUNT)
+            + enc.managed_accounts(",".join(self.server.accounts))
             + b"".join(enc.error(-1, code, text, now) for code, text in NOTICES)
         )
 
@@ -566,7 +577,7 @@ class _Connection:
         await self.send(self.encoder.next_valid_id(self.desk.next_order_id(self.client_id or 0)))
 
     async def req_managed_accts(self, fields: Fields) -> None:
-        await self.send(self.encoder.managed_accounts(ACCOUNT))
+        await self.send(self.encoder.managed_accounts(",".join(self.server.accounts)))
 
     async def req_current_time(self, fields: Fields) -> None:
         await self.send(self.encoder.current_time(int(time.time())))
@@ -898,6 +909,7 @@ async def serve(
     max_tickers: int | None = 100,
     hist_pacing: bool = False,
     clock: Callable[[], float] | None = None,
+    fa: bool = False,
 ) -> AsyncIterator[SimServer]:
     """Run a simulated TWS for the duration of the ``async with`` block.
 
@@ -923,6 +935,9 @@ async def serve(
             ``_rules``).
         clock: Seconds from a monotonic clock, for the rules above (default
             ``time.monotonic``); tests pass one they advance.
+        fa: Log in as a Financial Advisor: ``managedAccounts`` lists the advisor's
+            F-account and its client accounts, and ``requestFA``/``replaceFA`` work
+            (a non-FA login gets TWS's error 321 for them).
 
     Yields:
         The running :class:`SimServer`. Leaving the block closes every connection.
@@ -946,6 +961,7 @@ async def serve(
                 hist_pacing=hist_pacing,
                 clock=clock or time.monotonic,
             ),
+            fa=fa,
         )
         tg.start_soon(listener.serve, server._handle, tg)
         tg.start_soon(server._clock)
@@ -983,6 +999,11 @@ def main(argv: list[str] | None = None) -> int:
         "--hist-pacing", action="store_true", help="pace historical data requests (error 162)"
     )
     parser.add_argument(
+        "--fa",
+        action="store_true",
+        help="log in as a Financial Advisor (an F-account and client accounts; requestFA works)",
+    )
+    parser.add_argument(
         "--refuse-api",
         action="store_true",
         help="accept connections and close them unanswered (TWS with the API disabled)",
@@ -1007,6 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
             max_msg_rate=args.max_msg_rate,
             max_tickers=args.max_tickers or None,
             hist_pacing=args.hist_pacing,
+            fa=args.fa,
         ) as server:
             server.faults.refuse_api = args.refuse_api
             print(

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 __all__ = ["FAMILIES", "Family", "families"]
 
 #: The family modules, by name (each defines ``FAMILY``).
-FAMILIES: tuple[str, ...] = ("reference",)
+FAMILIES: tuple[str, ...] = (
+    "reference",
+    "fa",
+    "display_groups",
+    "wsh",
+    "server_log",
+    "config",
+)
 
 
 @attrs.frozen
