@@ -21,10 +21,12 @@ DEFAULT_REASONS = Path(__file__).with_name("reasons.toml")
 
 def load_reasons(path: Path) -> dict[str, dict[str, str]]:
     """The reasons file, checked (:func:`.table.parse_reasons`)."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
 
-    with path.open("rb") as f:
-        return parse_reasons(tomllib.load(f), _shown(path))
+        with path.open("rb") as f:
+            return parse_reasons(tomllib.load(f), _shown(path))
+    raise ReasonsError("tools.request_coverage needs Python >= 3.11 (tomllib)")  # pragma: no cover
 
 
 def _shown(path: Path) -> str:
@@ -56,9 +58,7 @@ def make_table(observed_path: Path, reasons_path: Path) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.request_coverage", description=__doc__)
-    parser.add_argument(
-        "--observed", type=Path, required=True, help="the JSON the test run wrote"
-    )
+    parser.add_argument("--observed", type=Path, required=True, help="the JSON the test run wrote")
     parser.add_argument("--reasons", type=Path, default=DEFAULT_REASONS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
@@ -75,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"written: {args.out}")
     totals = table.totals()
     print(
-        "request coverage: "
-        + ", ".join(f"{name} {count}" for name, count in totals.items()),
+        "request coverage: " + ", ".join(f"{name} {count}" for name, count in totals.items()),
         flush=True,
     )
     if table.problems:

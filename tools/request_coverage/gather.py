@@ -43,7 +43,8 @@ def installed_requests() -> tuple[str, list[Request], list[str]]:
         raise RuntimeError("no ibapi installed")
     version = found[1]
     rows = {
-        row.name: row for row in classify(defn, EClient, EWrapper, version).rows
+        row.name: row
+        for row in classify(defn, EClient, EWrapper, version).rows
         if row.owner == "EClient"
     }
     handlers = _handlers()

@@ -25,6 +25,7 @@ import contextvars
 import json
 import socket
 from collections.abc import Callable, Generator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,24 +162,35 @@ class Observer:
         observer = self
         link_init = _bridge._Link.__init__
         serve = _server._Connection.serve
-        decode = _server.decode_request
+        decode = vars(_server)["decode_request"]
         dispatch = _server._Connection._dispatch
         error = _server._Connection._error
 
         def link_init_(link: Any, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
             link_init(link, sock, *args, **kwargs)
-            with _suppress_os_error():
+            with suppress(OSError, TypeError, IndexError):
                 observer._client_addresses.add(sock.getsockname()[:2])
 
         async def serve_(conn: Any) -> None:
             address: object = None
-            with _suppress_os_error():
+            with suppress(OSError, TypeError, IndexError):
                 address = conn.stream.extra(anyio.abc.SocketAttribute.remote_address)[:2]
             _peer.set(_Peer(address))
-            await serve(conn)
+            try:
+                await serve(conn)
+            finally:
+                flush()
+
+        def flush() -> None:
+            """Count the last request decoded if it was never dispatched (ignored)."""
+            pending = _message.get()
+            if pending is not None and not pending.counted:
+                observer._done(pending)
+            _message.set(None)
 
         def decode_(msg_id: int, is_protobuf: bool, body: bytes, version: int) -> Any:
             name, fields = decode(msg_id, is_protobuf, body, version)
+            flush()
             peer = _peer.get()
             if peer is not None:
                 if peer.client is None:  # the first request: the client's socket is known
@@ -223,11 +235,3 @@ class Observer:
         self._patch(_server, "decode_request", decode_)
         self._patch(_server._Connection, "_dispatch", dispatch_)
         self._patch(_server._Connection, "_error", error_)
-
-
-class _suppress_os_error:  # noqa: N801 - used like contextlib.suppress
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return isinstance(exc[1], (OSError, TypeError, IndexError))

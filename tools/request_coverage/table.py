@@ -174,10 +174,11 @@ def build(
 ) -> Table:
     """Join the requests with what the tests observed and the reasons."""
     rows: list[Row] = []
-    problems: list[str] = []
     by_name = {request.name: request for request in requests}
-    for name in sorted(set(reasons) - set(by_name)):
-        problems.append(f"{reasons_source}: [{name}] is not a request of ibapi {version}")
+    problems = [
+        f"{reasons_source}: [{name}] is not a request of ibapi {version}"
+        for name in sorted(set(reasons) - set(by_name))
+    ]
     for request in sorted(by_name.values(), key=lambda r: r.msg_id):
         seen = observed.get(request.name, Observed())
         holds = {
@@ -279,7 +280,7 @@ def render_markdown(table: Table) -> str:
         f"# Request coverage: ibapi {table.version}",
         "",
         "Exposed by the client, simulated, and tested end to end through `ib_anyio.connect`"
-        " as text and as protobuf (at the server versions shown; \"EClient only\":"
+        ' as text and as protobuf (at the server versions shown; "EClient only":'
         " only the simulator's own tests, with ibapi's `EClient`, sent it). Made by"
         " `nox -s coverage`; see docs/sim.md.",
         "",
