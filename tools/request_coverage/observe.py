@@ -57,8 +57,8 @@ class _Peer:
     client: str | None = None
 
 
-_peer: contextvars.ContextVar[_Peer | None] = contextvars.ContextVar("peer", default=None)
-_message: contextvars.ContextVar[_Message | None] = contextvars.ContextVar("msg", default=None)
+#: Tests of this plugin: what their servers receive is not the suite's coverage.
+_OWN_TESTS = "tests/request_coverage/"
 
 
 @dataclass
@@ -71,6 +71,13 @@ class Observer:
     tests: dict[tuple[str, int, int, bool, str, str], list[str]] = field(default_factory=dict)
     _client_addresses: set[object] = field(default_factory=set)
     _undo: list[Callable[[], None]] = field(default_factory=list)
+    # per observer, so that one installed over another (its tests) keeps its own
+    _peer: contextvars.ContextVar[_Peer | None] = field(
+        default_factory=lambda: contextvars.ContextVar("peer", default=None)
+    )
+    _message: contextvars.ContextVar[_Message | None] = field(
+        default_factory=lambda: contextvars.ContextVar("message", default=None)
+    )
 
     # -- pytest hooks ------------------------------------------------------------------
 
@@ -119,9 +126,11 @@ class Observer:
         return {"ibapi": ibapi_version(), "observations": observations}
 
     def _done(self, message: _Message) -> None:
+        message.counted = True
+        if message.test.startswith(_OWN_TESTS):
+            return
         key = self._key(message)
         self.counts[key] = self.counts.get(key, 0) + 1
-        message.counted = True
         tests = self.tests.setdefault(key, [])
         if message.test and message.test not in tests and len(tests) < _TESTS_KEPT:
             tests.append(message.test)
@@ -129,9 +138,10 @@ class Observer:
     def _recount(self, message: _Message, outcome: str) -> None:
         """A counted message's outcome changed (a 10999 from a task its handler started)."""
         key = self._key(message)
-        self.counts[key] -= 1
-        if not self.counts[key]:
-            del self.counts[key], self.tests[key]
+        if key in self.counts:
+            self.counts[key] -= 1
+            if not self.counts[key]:
+                del self.counts[key], self.tests[key]
         message.outcome = outcome
         self._done(message)
 
@@ -160,6 +170,7 @@ class Observer:
         from ib_anyio.sim import _server
 
         observer = self
+        _peer, _message = self._peer, self._message
         link_init = _bridge._Link.__init__
         serve = _server._Connection.serve
         decode = vars(_server)["decode_request"]
