@@ -372,3 +372,12 @@ def test_book_rejects_negative_rows() -> None:
 def test_market_depth_doc_examples(backend: str, code: str, expected: list[str]) -> None:
     assert expected
     assert same_lines(run_example("market_depth.md", code, backend), expected)
+
+
+def test_book_module_exports() -> None:
+    from ib_anyio import book
+
+    assert book.__all__ == sorted(book.__all__)
+    for name in book.__all__:
+        assert getattr(book, name).__module__ == "ib_anyio.book"
+    assert repr(OrderBook()) == "OrderBook(bids=0 rows, asks=0 rows, inconsistencies=0)"
