@@ -381,3 +381,29 @@ def test_book_module_exports() -> None:
     for name in book.__all__:
         assert getattr(book, name).__module__ == "ib_anyio.book"
     assert repr(OrderBook()) == "OrderBook(bids=0 rows, asks=0 rows, inconsistencies=0)"
+
+
+async def test_depth_after_data_lost(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    """Depth is market data: after 1100 and 1101 ("data lost") TWS has forgotten the
+    subscription; the client asks again (a Gap item, then the whole book as inserts),
+    which the OrderBook follows, and only the new request is cancelled."""
+    book = OrderBook(max_rows=2)
+    async with client.req_mkt_depth(on("ISLAND"), 2) as depth:
+        old = depth.req_id
+        await collect(depth, book, 4)
+        await server.faults.connectivity_lost(restored="data_lost")
+        with anyio.fail_after(5):
+            async for item in depth:
+                if isinstance(item, ib_anyio.Gap):
+                    break
+                assert book.apply(item)
+        assert item == ib_anyio.Gap("data_lost", old, depth.req_id)
+        assert book.apply(item)
+        assert book.bids == book.asks == []
+        again = await collect(depth, book, 4)
+        assert [i.operation for i in again] == [0, 0, 0, 0]
+        assert [len(book.bids), len(book.asks)] == [2, 2]
+    sent = [m.fields["reqId"] for m in server.received if m.name == "reqMktDepth"]
+    assert sent == [old, depth.req_id]
+    assert [m.fields["reqId"] for m in await cancels(server, client)] == [depth.req_id]
+    assert server._stream_count() == 0

@@ -32,8 +32,11 @@ handles it this way:
   before it are what the book is missing);
 * an unknown operation or side: ignored.
 
-When TWS reports error 317 ("Market depth data has been RESET. Please empty deep book
-contents before applying any new entries.") call :meth:`OrderBook.clear`.
+A :class:`~ib_anyio.Gap` item (the subscription was sent again, after a reconnect or
+TWS's 1101 "data lost") empties the book: the new subscription starts with the whole
+book again, as inserts. When TWS reports error 317 ("Market depth data has been RESET.
+Please empty deep book contents before applying any new entries.") call
+:meth:`OrderBook.clear`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from decimal import Decimal
 from typing import Protocol
 
 import attrs
+
+from ._reconnect import Gap
 
 __all__ = ["DepthItem", "DepthRow", "OrderBook"]
 
@@ -118,8 +123,9 @@ class OrderBook:
         self.bids.clear()
         self.asks.clear()
 
-    def apply(self, item: DepthItem) -> bool:
-        """Apply one ``UpdateMktDepth`` or ``UpdateMktDepthL2`` item.
+    def apply(self, item: DepthItem | Gap) -> bool:
+        """Apply one ``UpdateMktDepth`` or ``UpdateMktDepthL2`` item; a ``Gap`` empties
+        the book (what follows it is the whole book again).
 
         Returns:
             ``True`` when the item applied to a row the book has (or inserted one where
@@ -127,6 +133,9 @@ class OrderBook:
             :attr:`inconsistencies` and logged as a warning. Never raises for what TWS
             sends.
         """
+        if isinstance(item, Gap):
+            self.clear()
+            return True
         side, operation, position = item.side, item.operation, item.position
         rows = self.bids if side == BID else self.asks if side == ASK else None
         if rows is None or operation not in _OPERATIONS:
