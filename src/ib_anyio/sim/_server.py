@@ -128,7 +128,7 @@ NOT_SUPPORTED = 10999
 
 #: The kinds of streaming tasks that are market data: what TWS pauses after 1100 and
 #: forgets after 1101 (orders and account updates are not market data).
-MARKET_DATA_KINDS = frozenset({"ticks", "bars", "rtbars"})
+MARKET_DATA_KINDS = frozenset({"ticks", "bars", "rtbars", "depth"})
 #: Seconds a real-time bar covers (TWS serves only 5-second bars).
 RT_BAR_SECONDS = 5
 _RT_WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})

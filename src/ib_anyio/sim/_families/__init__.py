@@ -33,6 +33,7 @@ FAMILIES: tuple[str, ...] = (
     "wsh",
     "server_log",
     "config",
+    "market_depth",
 )
 
 
