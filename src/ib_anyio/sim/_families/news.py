@@ -164,7 +164,8 @@ def _story(seed: int, provider: str, inst: Instrument, slot: int) -> _Story | No
         "Move": "Rise" if up else "Fall",
         "target": str(round(inst.base_price * rng.uniform(1.05, 1.25))),
     }
-    headline = rng.choice(_HEADLINES[provider]).format(**words)
+    templates = _HEADLINES[provider]  # in turn, slot by slot: no repeats in a row
+    headline = templates[(slot + inst.con_id) % len(templates)].format(**words)
     return _Story(provider, _article_id(seed, provider, inst.con_id, slot), when, headline, inst)
 
 
