@@ -194,14 +194,8 @@ async def test_filters_and_number_of_rows(client: ib_anyio.Client, server: sim.S
             "Historical Market Data Service error message:"
             "Market Scanner is not configured for one of the chosen locations.",
         ),
-        (
-            "MOST_ACTIVE",
-            "STK.US.MINOR",  # no instrument of the universe trades there
-            165,
-            "Historical Market Data Service query message:no items retrieved",
-        ),
     ],
-    ids=["unknown-scan-code", "unknown-location", "no-items"],
+    ids=["unknown-scan-code", "unknown-location"],
 )
 async def test_tws_errors(
     client: ib_anyio.Client,
@@ -219,6 +213,32 @@ async def test_tws_errors(
         code,
         message,
     )
+    await _round_trip(client)
+    # TWS ended it: no cancel follows
+    assert _cancels(server) == []
+
+
+async def test_an_empty_scan_is_a_notice_and_goes_on(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    # no instrument of the universe trades over the counter
+    async with (
+        client.notices() as notices,
+        client.req_scanner_subscription(_subscription(location="STK.US.MINOR")) as stream,
+    ):
+        with anyio.fail_after(5):
+            notice = await notices.receive()
+            while notice.code != 165:
+                notice = await notices.receive()
+        assert (notice.req_id, notice.message) == (
+            stream.req_id,
+            "Historical Market Data Service query message:no items retrieved",
+        )
+        await _round_trip(client)
+        with pytest.raises(anyio.WouldBlock):
+            stream.receive_nowait()  # no rows, no error: the scan goes on
+    await _round_trip(client)
+    assert _cancels(server) == [stream.req_id]  # TWS still had it running
 
 
 async def test_ten_subscriptions_at_once(client: ib_anyio.Client, server: sim.SimServer) -> None:
