@@ -56,6 +56,8 @@ async def test_historical_news(client: ib_anyio.Client, server: sim.SimServer) -
         news = await client.req_historical_news(AAPL, "BRFG+DJ-N", START, END, 10)
         again = await client.req_historical_news(AAPL, "BRFG+DJ-N", START, END, 10)
     assert news == again  # deterministic
+    *news, end = news
+    assert end == items.HistoricalNewsEnd(True)  # the window holds more than 10
     assert len(news) == 10
     assert all(isinstance(n, items.HistoricalNews) for n in news)
     assert {n.provider_code for n in news} == {"BRFG", "DJ-N"}
@@ -70,7 +72,7 @@ async def test_historical_news(client: ib_anyio.Client, server: sim.SimServer) -
         "providerCodes": "BRFG+DJ-N",
         "totalResults": 10,
     }
-    # what the simulator sent: the same ten, and historicalNewsEnd(hasMore=True)
+    # the simulator's own view of that window: the same ten, and more
     inst = next(i for i in UNIVERSE if i.con_id == AAPL)
     window = [datetime(2026, 1, d, tzinfo=timezone.utc) for d in (5, 20)]
     stories, has_more = headlines(server.seed, inst, ["BRFG", "DJ-N"], *window, 10)
@@ -82,7 +84,9 @@ async def test_historical_news(client: ib_anyio.Client, server: sim.SimServer) -
             AAPL, "BRFUPDN", "2026-01-05 00:00:00.0", "2026-01-06 00:00:00.0", 300
         )
     everything, more = headlines(server.seed, inst, ["BRFUPDN"], *window, 300)
-    assert len(day) < 5
+    *day, day_end = day
+    assert day_end == items.HistoricalNewsEnd(False)
+    assert 0 < len(day) < 5
     assert not more
     assert {n.article_id for n in day} <= {s.article_id for s in everything}
 
@@ -90,8 +94,9 @@ async def test_historical_news(client: ib_anyio.Client, server: sim.SimServer) -
 async def test_news_articles(client: ib_anyio.Client) -> None:
     with anyio.fail_after(5):
         news = await client.req_historical_news(AAPL, "BRFG+DJNL", START, END, 50)
-        text = next(n for n in news if n.provider_code == "BRFG")
-        pdf = next(n for n in news if n.provider_code == "DJNL")
+        headlines_ = [n for n in news if isinstance(n, items.HistoricalNews)]
+        text = next(n for n in headlines_ if n.provider_code == "BRFG")
+        pdf = next(n for n in headlines_ if n.provider_code == "DJNL")
         article = await client.req_news_article(text.provider_code, text.article_id)
         binary = await client.req_news_article(pdf.provider_code, pdf.article_id)
     assert article.article_type == 0
