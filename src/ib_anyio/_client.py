@@ -74,8 +74,10 @@ logger = logging.getLogger("ib_anyio")
 T = TypeVar("T")
 
 #: Error codes TWS uses for notices and warnings rather than failures: they
-#: are logged and delivered on :meth:`ClientBase.notices`, never raised.
-INFORMATIONAL_CODES = frozenset({202, 399, 1100, 1101, 1102, 1300, 10167, 10197})
+#: are logged and delivered on :meth:`ClientBase.notices`, never raised. 165
+#: ("Historical Market Data Service query message:...", e.g. a scanner that
+#: matches nothing yet) leaves its request running: TWS still expects a cancel.
+INFORMATIONAL_CODES = frozenset({165, 202, 399, 1100, 1101, 1102, 1300, 10167, 10197})
 
 
 def is_informational(code: int) -> bool:

@@ -133,3 +133,23 @@ def test_model_of_the_real_ibapi() -> None:
     assert {"error", "connectAck", "connectionClosed"}.isdisjoint(methods)
     aliases = {a.name: a.members for a in model.aliases}
     assert aliases["ReqContractDetailsResponse"] == ("ContractDetailsItem", "BondContractDetails")
+
+
+@pytest.mark.skipif(DEFN.generation_version != VERSION, reason="needs the pinned ibapi")
+def test_a_kept_end_callback_is_the_last_item_of_a_list() -> None:
+    model = build_model(DEFN, EClient, EWrapper, version=VERSION, class_index=ibapi_class_index())
+    aliases = {a.name: a.members for a in model.aliases}
+    assert aliases["ReqHistoricalNewsResponse"] == ("HistoricalNews", "HistoricalNewsEnd")
+    assert aliases["ReqContractDetailsResponse"] == ("ContractDetailsItem", "BondContractDetails")
+    methods = {m.name: m for m in model.wrapper_methods}
+    assert (methods["historicalNewsEnd"].end, methods["historicalNewsEnd"].keep) == (True, True)
+    assert not methods["contractDetailsEnd"].keep
+
+
+def test_keep_needs_an_end_callback_of_a_one_shot_list() -> None:
+    with pytest.raises(definition.DefinitionError, match=r"keep applies to end callbacks only"):
+        definition._callback("historicalNews", {"key": "requestId", "keep": True})
+    kept = dataclasses.replace(DEFN.callbacks["scannerDataEnd"], keep=True)
+    defn = dataclasses.replace(DEFN, callbacks={**DEFN.callbacks, "scannerDataEnd": kept})
+    with pytest.raises(GenerationError, match=r"a kept end callback answers one-shot list"):
+        build_model(defn, EClient, EWrapper, version=VERSION, class_index=ibapi_class_index())

@@ -99,6 +99,7 @@ class Callback:
     channel: str | None = None
     fallback: str | None = None
     end: bool = False
+    keep: bool = False
     done: str | None = None
     types: Mapping[str, str] = field(default_factory=dict)
     docs: Mapping[str, str] = field(default_factory=dict)
@@ -325,6 +326,7 @@ _CALLBACK_KEYS = {
     "channel",
     "fallback",
     "end",
+    "keep",
     "done",
     "types",
     "docs",
@@ -346,12 +348,18 @@ def _callback(name: str, data: Mapping[str, Any]) -> Callback:
     end = data.get("end", False)
     if not isinstance(end, bool):
         raise DefinitionError(f"{where}.end must be a boolean")
+    keep = data.get("keep", False)
+    if not isinstance(keep, bool):
+        raise DefinitionError(f"{where}.keep must be a boolean")
+    if keep and not end:
+        raise DefinitionError(f"{where}: keep applies to end callbacks only")
     return Callback(
         name=name,
         key=key,
         channel=channel,
         fallback=_opt_str(data, "fallback", where),
         end=end,
+        keep=keep,
         done=_opt_str(data, "done", where),
         types=_str_map(data, "types", where),
         docs=_str_map(data, "docs", where),

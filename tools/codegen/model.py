@@ -393,6 +393,7 @@ class Item:
     answers: tuple[str, ...]  # public method names of the requests it answers
     fields: tuple[ItemField, ...]
     end: bool
+    kept: bool = False  # an end callback whose item is also the answer's last item
 
 
 @dataclass(frozen=True)
@@ -410,6 +411,7 @@ class WrapperMethod:
     item: Item
     route_expr: str  # Python expression for the route lookup
     end: bool
+    keep: bool
     done: str | None
     decimal_indexes: tuple[int, ...]
     aliases: tuple[str, ...]
@@ -709,6 +711,7 @@ def build_model(
             answers=tuple(answered_by.get(cb.name, ())),
             fields=fields,
             end=cb.end,
+            kept=cb.keep,
         )
         items[cb.name] = item
         if cb.key is not None:
@@ -724,6 +727,7 @@ def build_model(
                 item=item,
                 route_expr=route_expr.replace("'", '"'),
                 end=cb.end,
+                keep=cb.keep,
                 done=cb.done,
                 decimal_indexes=tuple(i for i, (_, t) in enumerate(params) if t.expr == "Decimal"),
                 aliases=tuple(sorted(aliases_of.get(cb.name, ()))),
@@ -902,6 +906,8 @@ def _request_model(
     answer_items = [items[name] for name in request.answers if name in items]
     if len(answer_items) != len(request.answers):
         problems.append(f"{where}: some answers have no item")
+    if any(i.kept for i in answer_items) and (request.kind, request.mode) != ("one_shot", "list"):
+        problems.append(f"{where}: a kept end callback answers one-shot list requests only")
     if problems:
         raise GenerationError(problems)
 
@@ -914,7 +920,7 @@ def _request_model(
     new_aliases = []
     if request.kind in ("one_shot", "flag"):
         response_alias = f"{camel}Response"
-        members = tuple(i.class_name for i in answer_items if not i.end)
+        members = tuple(i.class_name for i in answer_items if not i.end or i.kept)
         new_aliases.append(Alias(response_alias, members, f"An answer of ``{public}()``."))
     if request.kind in ("stream", "flag"):
         stream_alias = f"{camel}Stream"
@@ -1007,6 +1013,8 @@ def _returns_doc(
             one = f"The first answer, from {_cb_list(data)}."
         elif ends:
             one = f"The answers from {_cb_list(data)}, collected until {_cb_list(ends)}."
+            if any(i.kept for i in ends):
+                one += " That end message is the list's last item."
         else:
             one = (
                 f"The answers from {_cb_list(data)}, collected until one has its ``done`` flag set."

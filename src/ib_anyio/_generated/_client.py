@@ -1303,7 +1303,8 @@ class Client(ClientBase):
             historical_news_options: Reserved for IB's internal use; leave empty.
 
         Returns:
-            The answers from ``historicalNews``, collected until ``historicalNewsEnd``.
+            The answers from ``historicalNews``, collected until ``historicalNewsEnd``. That end
+            message is the list's last item.
 
         Raises:
             TWSError: TWS reported an error for this request.

@@ -1720,7 +1720,7 @@ ReqHistoricalDataStream: TypeAlias = (
 """An item of a ``req_historical_data()`` subscription."""
 
 
-ReqHistoricalNewsResponse: TypeAlias = HistoricalNews
+ReqHistoricalNewsResponse: TypeAlias = HistoricalNews | HistoricalNewsEnd
 """An answer of ``req_historical_news()``."""
 
 

@@ -376,7 +376,9 @@ class GeneratedWrapper(WrapperBase):
     def historicalNewsEnd(self, requestId: int, hasMore: bool) -> None:
         route = self._routes.get(requestId)
         if route is not None:
-            route.end(HistoricalNewsEnd(hasMore))
+            item = HistoricalNewsEnd(hasMore)
+            route.push(item)
+            route.end(item)
 
     def historicalSchedule(
         self,

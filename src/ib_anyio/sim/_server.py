@@ -324,6 +324,23 @@ class SimServer:
         """
         return await self._desk.place_manual(_instrument(contract), order)
 
+    async def publish_bulletin(self, message: str, *, msg_type: int = 1, exchange: str = "") -> int:
+        """Publish an IB news bulletin: clients subscribed with ``reqNewsBulletins`` get
+        it at once, later ``reqNewsBulletins(allMsgs=True)`` among the day's bulletins.
+
+        Args:
+            message: The bulletin's text.
+            msg_type: 1 a regular bulletin, 2 an exchange is no longer available for
+                trading, 3 an exchange is available again.
+            exchange: The exchange the bulletin is about (types 2 and 3).
+
+        Returns:
+            The bulletin's message id (1, 2, ... per server).
+        """
+        from ._families.news import publish_bulletin
+
+        return await publish_bulletin(self, message, msg_type=msg_type, exchange=exchange)
+
     async def _clock(self) -> None:
         """The market between requests: every ``tick_interval`` (at least 50 ms), move the
         instruments that have working orders (unless pinned), match them, and send the

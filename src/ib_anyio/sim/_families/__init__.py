@@ -34,6 +34,8 @@ FAMILIES: tuple[str, ...] = (
     "server_log",
     "config",
     "market_depth",
+    "news",
+    "scanners",
 )
 
 
