@@ -107,6 +107,24 @@ async def test_a_burst_stays_within_the_message_rate() -> None:
         assert clock.readings[-1] - clock.readings[before] > 10.0
 
 
+async def test_the_writer_keeps_the_rate_on_the_wire_too() -> None:
+    """Messages that skip the wait (fire-and-forget sends) still go out paced."""
+    clock = RecordingClock()
+    async with (
+        paced_server(clock) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client,
+    ):
+        before = len(clock.readings)
+        for _ in range(120):
+            client.req_market_data_type(1)  # sent at once, counted, never waited for
+        with anyio.fail_after(30):
+            await client.req_current_time()  # behind the 120 in the writer's queue
+        assert client.is_connected
+        assert len([m for m in server.received if m.name == "reqMarketDataType"]) == 120
+        assert len(clock.readings) - before == 121
+        assert clock.busiest_second() <= 50
+
+
 async def test_without_the_pacer_the_burst_gets_error_100() -> None:
     """The same burst with pacing off: TWS's rule fires (so the test above can fail)."""
     clock = RecordingClock()

@@ -43,6 +43,7 @@ import queue
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -53,6 +54,7 @@ from ibapi.decoder import Decoder, HandleInfo
 from ibapi.wrapper import EWrapper
 
 from ._errors import ConnectionLost, ProtocolError, StreamOverflow
+from ._pacing import PACING_WINDOW
 
 __all__ = ["Bridge", "CollectRoute", "Route", "StreamRoute", "WrapperBase"]
 
@@ -316,6 +318,7 @@ class _Link:
         "reader_done",
         "sock",
         "started",
+        "stopping",
         "writer",
     )
 
@@ -327,6 +330,7 @@ class _Link:
         self.started = False  # the API session started (nextValidId, managedAccounts)
         self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.reader_done = anyio.Event()
+        self.stopping = threading.Event()  # wakes a writer waiting for the rate limit
         self.reader: threading.Thread | None = None
         self.writer: threading.Thread | None = None
 
@@ -361,6 +365,9 @@ class Bridge:
         #: Called on the event loop when the connection drops (not when closed by us):
         #: by default every open route ends with the :class:`ConnectionLost`.
         self.on_lost: Callable[[ConnectionLost], None] = self.fail_all
+        #: Messages the writer thread puts on the wire in any one second, at most
+        #: (``None``: no limit); ``connect(max_msg_rate=...)`` sets it.
+        self.max_wire_rate: int | None = None
         self._link: _Link | None = None
         self._to_wake: list[Route] = []
         self._wake_lock = threading.Lock()
@@ -445,6 +452,7 @@ class Bridge:
         self.connected = self._writable = False
         with contextlib.suppress(OSError):  # already closed by the peer
             link.sock.shutdown(socket.SHUT_RDWR)
+        link.stopping.set()
         link.outbox.put(None)
         with anyio.CancelScope(shield=True):
             await link.reader_done.wait()
@@ -467,9 +475,10 @@ class Bridge:
             raise self.lost or ConnectionLost("not connected to TWS")
         link.outbox.put(msg)
 
-    @staticmethod
-    def _write_loop(link: _Link) -> None:
+    def _write_loop(self, link: _Link) -> None:
         outbox, sock = link.outbox, link.sock
+        limit = self.max_wire_rate
+        sent: collections.deque[float] = collections.deque()  # when each message went out
         while True:
             msg = outbox.get()
             if msg is None:
@@ -485,7 +494,25 @@ class Bridge:
                     break
                 chunks.append(more)
             try:
-                sock.sendall(b"".join(chunks))
+                if limit is None:
+                    sock.sendall(b"".join(chunks))
+                    continue
+                # TWS's limit, enforced on the wire as well: the event loop's pacer
+                # keeps below it, but a writer thread that could not run for a while
+                # (a loaded machine, a long-held GIL) would otherwise send the
+                # messages of two windows at once, and TWS disconnects at once.
+                while chunks:
+                    now = time.monotonic()
+                    while sent and sent[0] <= now - PACING_WINDOW:
+                        sent.popleft()
+                    room = limit - len(sent)
+                    if room <= 0:
+                        if link.stopping.wait(sent[0] + PACING_WINDOW - now):
+                            return  # closing: what is queued is discarded
+                        continue
+                    batch, chunks = chunks[:room], chunks[room:]
+                    sock.sendall(b"".join(batch))
+                    sent.extend([now] * len(batch))
             except OSError:
                 return  # the reader sees the broken socket and reports it
 
@@ -513,6 +540,7 @@ class Bridge:
                 lost.__cause__ = exc
             with contextlib.suppress(OSError):  # the writer thread and TWS see it closed
                 link.sock.shutdown(socket.SHUT_RDWR)
+            link.stopping.set()
             link.outbox.put(None)  # the writer thread ends too
             self._call_soon(self._finish_reader, link, lost)
 

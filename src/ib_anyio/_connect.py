@@ -185,6 +185,7 @@ async def connect(
         port=port,
         optional_capabilities=optional_capabilities,
     )
+    bridge.max_wire_rate = max_msg_rate
     # The client routes errors from here on; a refusal during start-up fails `ready`.
     client = Client(
         bridge,

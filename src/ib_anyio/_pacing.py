@@ -29,6 +29,7 @@ import anyio
 
 __all__ = [
     "DEFAULT_MAX_MSG_RATE",
+    "PACING_WINDOW",
     "TWS_MAX_MSG_RATE",
     "HistoricalPacer",
     "MessagePacer",
@@ -46,7 +47,7 @@ DEFAULT_MAX_MSG_RATE: Final = 45
 #: network, while messages of the next second may travel faster: counting over a
 #: longer window than TWS keeps TWS's count within the limit whenever the
 #: travel times differ by less than the slack.
-_WINDOW: Final = 1.0 + 0.1
+PACING_WINDOW: Final = 1.0 + 0.1
 
 
 def check_max_msg_rate(value: object) -> int | None:
@@ -107,7 +108,7 @@ class MessagePacer:
                 while True:  # a timed wait: the window frees up with time, not on an event
                     if self._admit():
                         break
-                    await anyio.sleep(max(self._times[0] + _WINDOW - self._clock(), 0.0))
+                    await anyio.sleep(max(self._times[0] + PACING_WINDOW - self._clock(), 0.0))
         finally:
             self._waiting -= 1
 
@@ -134,7 +135,7 @@ class MessagePacer:
 
     def _expire(self, now: float) -> None:
         times = self._times
-        while times and times[0] <= now - _WINDOW:
+        while times and times[0] <= now - PACING_WINDOW:
             times.popleft()
 
 
