@@ -100,6 +100,7 @@ class Callback:
     fallback: str | None = None
     end: bool = False
     done: str | None = None
+    final: bool = False
     types: Mapping[str, str] = field(default_factory=dict)
     docs: Mapping[str, str] = field(default_factory=dict)
     alias_of: str | None = None
@@ -326,6 +327,7 @@ _CALLBACK_KEYS = {
     "fallback",
     "end",
     "done",
+    "final",
     "types",
     "docs",
     "alias_of",
@@ -346,6 +348,11 @@ def _callback(name: str, data: Mapping[str, Any]) -> Callback:
     end = data.get("end", False)
     if not isinstance(end, bool):
         raise DefinitionError(f"{where}.end must be a boolean")
+    final = data.get("final", False)
+    if not isinstance(final, bool):
+        raise DefinitionError(f"{where}.final must be a boolean")
+    if final and end:
+        raise DefinitionError(f"{where}: give at most one of end, final")
     return Callback(
         name=name,
         key=key,
@@ -353,6 +360,7 @@ def _callback(name: str, data: Mapping[str, Any]) -> Callback:
         fallback=_opt_str(data, "fallback", where),
         end=end,
         done=_opt_str(data, "done", where),
+        final=final,
         types=_str_map(data, "types", where),
         docs=_str_map(data, "docs", where),
         alias_of=alias_of,

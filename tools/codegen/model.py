@@ -187,6 +187,8 @@ def _route_detail(callback: Callback) -> str:
         detail += ", ends"
     if callback.done:
         detail += f", ends when {callback.done}"
+    if callback.final:
+        detail += ", answers and ends"
     return detail
 
 
@@ -351,6 +353,7 @@ class Item:
     answers: tuple[str, ...]  # public method names of the requests it answers
     fields: tuple[ItemField, ...]
     end: bool
+    final: bool = False  # an answer that also ends the request
 
 
 @dataclass(frozen=True)
@@ -369,6 +372,7 @@ class WrapperMethod:
     route_expr: str  # Python expression for the route lookup
     end: bool
     done: str | None
+    final: bool
     decimal_indexes: tuple[int, ...]
     aliases: tuple[str, ...]
     # The definition corrects some of ibapi's annotations (histogramData's
@@ -665,6 +669,7 @@ def build_model(
             answers=tuple(answered_by.get(cb.name, ())),
             fields=fields,
             end=cb.end,
+            final=cb.final,
         )
         items[cb.name] = item
         if cb.key is not None:
@@ -681,6 +686,7 @@ def build_model(
                 route_expr=route_expr.replace("'", '"'),
                 end=cb.end,
                 done=cb.done,
+                final=cb.final,
                 decimal_indexes=tuple(i for i, (_, t) in enumerate(params) if t.expr == "Decimal"),
                 aliases=tuple(sorted(aliases_of.get(cb.name, ()))),
                 retyped=bool(cb.types),
@@ -915,7 +921,11 @@ def _returns_doc(
         if request.mode == "single":
             one = f"The first answer, from {_cb_list(data)}."
         elif ends:
-            one = f"The answers from {_cb_list(data)}, collected until {_cb_list(ends)}."
+            one = f"The answers from {_cb_list(data)}, collected until {_cb_list(ends)}"
+            finals = [i for i in data if i.final]
+            if finals:
+                one += f" (or until {_cb_list(finals)}, the last answer)"
+            one += "."
         else:
             one = (
                 f"The answers from {_cb_list(data)}, collected until one has its ``done`` flag set."
