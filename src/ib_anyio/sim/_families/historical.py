@@ -276,6 +276,16 @@ def duration_seconds(duration: str) -> int | None:
     return int(found[1]) * _DURATION_UNITS[found[2]]
 
 
+def trading_days(duration: str) -> float:
+    """Trading days in a duration: ``N D`` is N of them, a week 5, a month 21, a year
+    252 (as TWS counts them); seconds count as a fraction of a day."""
+    found = _DURATION.match(duration.strip().upper())
+    if found is None:
+        return 1.0
+    n, unit = int(found[1]), found[2]
+    return n * {"S": 1 / 86400, "D": 1, "W": 5, "M": 21, "Y": 252}[unit]
+
+
 def min_bar_seconds(duration: int) -> int:
     """The smallest bar TWS serves for a duration of ``duration`` seconds."""
     for longest, smallest in _STEP_LIMITS:
@@ -440,14 +450,18 @@ def historical_bars(
     ``what``; the request must have passed :func:`bars_error`."""
     step = bar_size_seconds(bar_size) or 3600
     span = duration_seconds(duration) or 86400
-    if step >= 86400:
-        count = max(1, round(span / step * (5 / 7 if step == 86400 else 1)))
+    days = trading_days(duration)
+    if step == 86400:
+        count = max(1, round(days))
+    elif step > 86400:
+        count = max(1, round(span / step))
     else:
         start, stop = _session(inst, use_rth)
         per_day = (stop - start) * 60
-        days = span / 86400
-        session_seconds = span if days < 1 else max(1, round(days * 5 / 7)) * per_day
-        count = max(1, math.ceil(min(span, session_seconds) / step))
+        if span < 86400:
+            count = max(1, math.ceil(min(span, per_day) / step))
+        else:  # whole sessions, the last bar of each maybe shorter
+            count = max(1, round(days)) * math.ceil(per_day / step)
     count = min(count, limit)
     starts = _bar_starts(inst, end, step, count, use_rth and inst.session != _ALL_DAY)
     dates = [format_bar_date(s, step, format_date, inst) for s in starts]
