@@ -7,6 +7,7 @@ historical ticks, at a text version (176), a protobuf one (213) and the highest.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -30,6 +31,15 @@ END = "20261124 16:00:00 US/Eastern"  # a Tuesday, at the close
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[sim.SimServer]:
     async with sim.serve(port=0, server_version=request.param, tick_interval=0.001) as s:
         yield s
+
+
+@pytest.fixture
+async def client(server: sim.SimServer) -> AsyncIterator[ib_anyio.Client]:
+    # The simulator does not pace (hist_pacing=False): neither need the requests here.
+    async with ib_anyio.connect(
+        server.host, server.port, client_id=1, timeout=5, historical_pacing=False
+    ) as c:
+        yield c
 
 
 def forex() -> ib_anyio.Contract:
@@ -75,7 +85,8 @@ async def test_trade_and_quote_bars(client: ib_anyio.Client, server: sim.SimServ
         assert bid.close < mid.close < ask.close
         assert (both.open, both.low) == (bid.open, bid.low)  # average bid, min bid
         assert (both.high, both.close) == (ask.high, ask.close)  # max ask, average ask
-    adjusted = _bars(await client.req_historical_data(stock(), "", "2 D", "1 hour", "ADJUSTED_LAST"))
+    answer = await client.req_historical_data(stock(), "", "2 D", "1 hour", "ADJUSTED_LAST")
+    adjusted = _bars(answer)
     assert len(adjusted) == 14  # up to now: TWS adjusts only the latest data
     assert all(int(b.volume) > 0 for b in adjusted)
     sent = await _requests(server, "reqHistoricalData")
@@ -111,18 +122,18 @@ async def test_every_bar_size(client: ib_anyio.Client) -> None:
         "10 secs": ("600 S", 10),
         "15 secs": ("1800 S", 15),
         "30 secs": ("3600 S", 30),
-        "1 min": ("1 D", 60),
-        "2 mins": ("1 D", 120),
-        "3 mins": ("2 D", 180),
-        "5 mins": ("1 D", 300),
-        "10 mins": ("1 D", 600),
-        "15 mins": ("1 W", 900),
-        "20 mins": ("1 W", 1200),
-        "30 mins": ("1 W", 1800),
-        "1 hour": ("1 W", 3600),
+        "1 min": ("1800 S", 60),
+        "2 mins": ("3600 S", 120),
+        "3 mins": ("14400 S", 180),
+        "5 mins": ("14400 S", 300),
+        "10 mins": ("28800 S", 600),
+        "15 mins": ("1 D", 900),
+        "20 mins": ("1 D", 1200),
+        "30 mins": ("2 D", 1800),
+        "1 hour": ("2 D", 3600),
         "2 hours": ("1 W", 7200),
-        "3 hours": ("1 M", 10800),
-        "4 hours": ("1 M", 14400),
+        "3 hours": ("1 W", 10800),
+        "4 hours": ("1 W", 14400),
         "8 hours": ("1 M", 28800),
     }
     for size, (duration, step) in cases.items():
@@ -131,7 +142,8 @@ async def test_every_bar_size(client: ib_anyio.Client) -> None:
         )
         stamps = [int(b.date) for b in _bars(answer)]
         assert len(stamps) > 1, size
-        assert all(b - a >= step and (b - a) % step == 0 for a, b in zip(stamps, stamps[1:])), size
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        assert all(gap >= step and gap % step == 0 for gap in gaps), size
         assert stamps[-1] < datetime(2026, 11, 24, 21, tzinfo=timezone.utc).timestamp()
     days = _bars(await client.req_historical_data(stock(), END, "1 W", "1 day", "TRADES"))
     assert [b.date for b in days] == ["20261118", "20261119", "20261120", "20261123", "20261124"]
@@ -143,11 +155,10 @@ async def test_every_bar_size(client: ib_anyio.Client) -> None:
 
 async def test_format_date_and_rth(client: ib_anyio.Client) -> None:
     text = _bars(await client.req_historical_data(stock(), END, "1 D", "1 hour", "TRADES"))
-    epoch = _bars(
-        await client.req_historical_data(stock(), END, "1 D", "1 hour", "TRADES", 1, 2)
-    )
+    epoch = _bars(await client.req_historical_data(stock(), END, "1 D", "1 hour", "TRADES", 1, 2))
     assert text[0].date == "20261124 09:30:00 US/Eastern"
-    assert int(epoch[0].date) == int(datetime(2026, 11, 24, 14, 30, tzinfo=timezone.utc).timestamp())
+    opening = datetime(2026, 11, 24, 14, 30, tzinfo=timezone.utc)
+    assert int(epoch[0].date) == int(opening.timestamp())
     assert [(b.open, b.close) for b in text] == [(b.open, b.close) for b in epoch]
     every_hour = _bars(
         await client.req_historical_data(stock(), END, "1 D", "1 hour", "TRADES", use_rth=0)
@@ -362,9 +373,11 @@ async def test_cancelled_one_shots_send_their_cancels(
     client: ib_anyio.Client, server: sim.SimServer
 ) -> None:
     server.ignore("reqHeadTimeStamp", "reqHistogramData")
+    head = lambda: client.req_head_time_stamp(stock(), "TRADES")  # noqa: E731
+    histogram = lambda: client.req_histogram_data(stock(), True, "3 days")  # noqa: E731
     for name, cancel, call in (
-        ("reqHeadTimeStamp", "cancelHeadTimeStamp", lambda: client.req_head_time_stamp(stock(), "TRADES")),
-        ("reqHistogramData", "cancelHistogramData", lambda: client.req_histogram_data(stock(), True, "3 days")),
+        ("reqHeadTimeStamp", "cancelHeadTimeStamp", head),
+        ("reqHistogramData", "cancelHistogramData", histogram),
     ):
         with anyio.fail_after(5):
             async with anyio.create_task_group() as tg:
