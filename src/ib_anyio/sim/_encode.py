@@ -17,8 +17,8 @@ that version. Layout changes the encoders follow (all from ``decoder.py``):
   ``minSize/sizeIncrement/suggestedSizeIncrement`` from 164, ``lastTradeDate`` from 182,
   ineligibility reasons from 186, plus aggGroup (121), underlying (122), market rules
   (126), real expiration date (134) and stock type (152).
-* Historical data: start/end strings lead the bar list until 195; from 196 they travel in
-  their own ``historicalDataEnd`` message. Bars carry a ``hasGaps`` field below 124.
+* Historical data (bars, schedules, head timestamps, histograms, ticks) is encoded by its
+  family module, ``_families.historical``.
 * tickPrice carries the size; the decoder then also calls ``tickSize`` for bid, ask and
   last (and their delayed variants).
 * openOrder and completedOrder: see ``_encode_order``, which writes their text bodies.
