@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from ibapi.client import EClient
 
 import ib_anyio
 from ib_anyio import items, sim
@@ -390,6 +391,23 @@ async def test_cancelled_one_shots_send_their_cancels(
             [cancelled] = await server.wait_for(lambda m, cancel=cancel: m.name == cancel)
         assert cancelled.fields == {"reqId": sent.fields["reqId"]}
         assert len(await _requests(server, cancel)) == 1
+
+
+async def test_cancelled_historical_ticks(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    """``cancelHistoricalTicks`` exists from ibapi 10.45 and server version 215 (protobuf
+    only); before, leaving the request early sends nothing."""
+    server.ignore("reqHistoricalTicks")
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: client.req_historical_ticks(stock(), "", END, 10, "TRADES"))
+            [sent] = await server.wait_for(lambda m: m.name == "reqHistoricalTicks")
+            tg.cancel_scope.cancel()
+        await client.req_current_time()  # a barrier: TWS reads requests in order
+    cancels = await _requests(server, "cancelHistoricalTicks")
+    if hasattr(EClient, "cancelHistoricalTicks") and client.server_version >= 215:
+        assert [m.fields for m in cancels] == [{"reqId": sent.fields["reqId"]}]
+    else:
+        assert cancels == []
 
 
 # -- historical ticks ---------------------------------------------------------------------
