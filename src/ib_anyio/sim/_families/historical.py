@@ -379,8 +379,12 @@ def _bar_starts(
     local_end = end.astimezone(_zone(inst.time_zone))
     if step >= 86400:
         day = local_end.replace(hour=0, minute=0, second=0, microsecond=0)
-        if step > 86400:
-            return [day - timedelta(seconds=step * i) for i in range(count)][::-1]
+        if step >= BAR_SIZES["1 month"]:  # calendar months, dated on their first day
+            months = [(day.year * 12 + day.month - 1 - i) for i in range(count)][::-1]
+            return [day.replace(year=m // 12, month=m % 12 + 1, day=1) for m in months]
+        if step > 86400:  # weeks, dated on their Monday
+            monday = day - timedelta(days=day.weekday())
+            return [monday - timedelta(weeks=i) for i in range(count)][::-1]
         days: list[datetime] = []
         while len(days) < count:
             if day.weekday() < 5:
@@ -454,7 +458,7 @@ def historical_bars(
     if step == 86400:
         count = max(1, round(days))
     elif step > 86400:
-        count = max(1, round(span / step))
+        count = max(1, math.ceil(span / step))
     else:
         start, stop = _session(inst, use_rth)
         per_day = (stop - start) * 60
