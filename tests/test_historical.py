@@ -272,6 +272,22 @@ async def test_invalid_bars_get_tws_errors(
     assert caught.value.req_id == sent.fields["reqId"]
 
 
+async def test_no_market_data_permissions(client: ib_anyio.Client, server: sim.SimServer) -> None:
+    server.faults.unsubscribed.add("IBM")
+    text = _HMDS + "No market data permissions for NYSE STK"
+    with pytest.raises(ib_anyio.TWSError) as bars:
+        await client.req_historical_data(stock("IBM"), END, "1 D", "1 hour", "TRADES")
+    with pytest.raises(ib_anyio.TWSError) as head:
+        await client.req_head_time_stamp(stock("IBM"), "TRADES")
+    with pytest.raises(ib_anyio.TWSError) as ticks:
+        await client.req_historical_ticks(stock("IBM"), "", END, 10, "MIDPOINT")
+    for caught in (bars, head, ticks):
+        assert (caught.value.code, caught.value.message) == (162, text)
+    sent = [m for m in server.received if m.name.startswith("req") and "reqId" in m.fields]
+    assert [e.value.req_id for e in (bars, head, ticks)] == [m.fields["reqId"] for m in sent]
+    assert await client.req_historical_data(stock("MSFT"), END, "1 D", "1 hour", "TRADES")
+
+
 async def test_keep_up_to_date_needs_no_end(client: ib_anyio.Client) -> None:
     with pytest.raises(ib_anyio.TWSError, match=r"End date not supported with live updates$"):
         async with client.req_historical_data(

@@ -61,6 +61,8 @@ them; the rest are the simulator's, in TWS's style, where no report was found:
 * histogram ``timePeriod`` not ``<integer> <days|weeks|months|years>``: 321
   (simulator wording).
 * a contract the universe does not resolve to one instrument: 200 (the server's).
+* an instrument in ``server.faults.unsubscribed``: 162 *TWS* "Historical Market Data
+  Service error message:No market data permissions for <exchange> <secType>".
 
 Bars: ``historicalData`` dates are ``yyyymmdd`` for daily and longer bars; intraday
 ``yyyymmdd hh:mm:ss <zone>`` in the instrument's zone (``formatDate=1``) or epoch
@@ -197,6 +199,12 @@ TIME_PERIOD_TEXT = _VALIDATING.format("cC", "Histogram time period is invalid")
 def format_date_text(value: int) -> str:
     """TWS's 321 text for a ``formatDate`` it does not know."""
     return _VALIDATING.format("bT", f"Date formatting selection of {value} rejected")
+
+
+def permissions_text(inst: Instrument) -> str:
+    """TWS's 162 text for an instrument the account has no market data subscription for."""
+    exchange = inst.primary_exchange or inst.exchange
+    return f"{_HMDS}No market data permissions for {exchange} {inst.sec_type}"
 
 
 def no_data_text(inst: Instrument, what: str) -> str:
@@ -915,10 +923,14 @@ def encode_ticks(enc: Encoder, req_id: int, kind: In, ticks: list[Tick], done: b
 
 
 async def _resolve(conn: _Connection, req_id: int, fields: Fields) -> Instrument | None:
-    """The request's one instrument, or ``None`` once error 200 is sent."""
+    """The request's one instrument, or ``None`` once error 200 (no such instrument) or
+    162 (no market data permissions, ``Faults.unsubscribed``) is sent."""
     inst = conn._one(req_id, fields.get("contract"))
     if isinstance(inst, bytes):
         await conn.send(inst)
+        return None
+    if inst.symbol in conn.server.faults.unsubscribed:
+        await conn.send(conn._error(req_id, HMDS_CODE, permissions_text(inst)))
         return None
     return inst
 
