@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 import ib_anyio
 from ib_anyio import sim
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``IB_ANYIO_REQUEST_COVERAGE=file.json`` (the nox sessions set it), record which
+    requests the simulated servers received and answered (tools/request_coverage)."""
+    path = os.environ.get("IB_ANYIO_REQUEST_COVERAGE")
+    if path:
+        from tools.request_coverage.observe import Observer
+
+        config.pluginmanager.register(Observer(Path(path)), "ib_anyio_request_coverage")
 
 
 @pytest.fixture(params=["asyncio", "trio"])

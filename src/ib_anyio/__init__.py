@@ -3,7 +3,8 @@
 Generated on top of IB's own ``ibapi`` package, which still does the wire
 protocol. Start with :func:`connect`; the simulated TWS is :mod:`ib_anyio.sim`;
 the items requests return and streams yield are in :mod:`ib_anyio.items`;
-order builders are in :mod:`ib_anyio.orders`.
+order builders are in :mod:`ib_anyio.orders`; an order book kept from market depth
+items is :class:`ib_anyio.book.OrderBook`.
 """
 
 from ibapi.contract import ComboLeg as ComboLeg

@@ -15,8 +15,10 @@ shared by every open block (:mod:`ib_anyio._fanout`).
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, final
@@ -59,7 +61,7 @@ from ._reconnect import (
     Supervisor,
     connection_event,
 )
-from ._spec import REQ_ID, Arg, Call, Const, RequestSpec, _ReqId
+from ._spec import REQ_ID, Arg, Call, Const, Proto, RequestSpec, _ReqId
 from ._stream import ItemStream, Subscription
 
 if TYPE_CHECKING:
@@ -177,6 +179,8 @@ class ClientBase:
         self._routes = wrapper._routes
         wrapper._on_error = self._on_error
         self._next_id = 1  # set from TWS's nextValidId once connected
+        #: The request ``_call`` is sending, and the thread sending it.
+        self._calling: tuple[int | str, int] | None = None
         self._buffer_size = buffer_size
         self._overflow: OverflowPolicy = overflow
         self._locks: dict[str, anyio.Lock] = {}
@@ -702,7 +706,15 @@ class ClientBase:
         if taken is not None and len(values) > len(taken):
             values = _drop_newer_args(call.method, values, len(taken))
         self._pacer.sent()
-        getattr(self._bridge.eclient, call.method)(*values)
+        # ibapi refuses some requests itself, calling ``error`` before it returns
+        # (UPDATE_TWS for a server version that lacks the request; id -1 for
+        # requests without an id): ``_on_error`` gives such errors to this request.
+        outer = self._calling
+        self._calling = (req_id, threading.get_ident())
+        try:
+            getattr(self._bridge.eclient, call.method)(*values)
+        finally:
+            self._calling = outer
 
     def _register(self, route: Route) -> None:
         if route.key in self._routes:
@@ -835,6 +847,22 @@ class ClientBase:
 
     def _on_error(self, req_id: int, time: int, code: int, message: str, reject_json: str) -> None:
         """Route a TWS error (reader thread, or the event loop for ibapi's own checks)."""
+        calling = self._calling
+        if (
+            calling is not None
+            and calling[1] == threading.get_ident()
+            and req_id in (-1, calling[0])
+            and not is_informational(code)
+        ):
+            # ibapi's own refusal of the request being sent (see ``_call``)
+            route = self._routes.get(calling[0])
+            if route is not None:
+                if code == _UPDATE_TWS:
+                    version = self._bridge.server_version
+                    route.fail(UnsupportedRequest(f"server version {version} lacks it: {message}"))
+                else:
+                    route.fail(TWSError(req_id, code, message, reject_json))
+                return
         if req_id > 0 and req_id in self._orders.order_ids:
             # An order's (ids are never shared with requests): in TWS's order, to its Trade.
             informational = is_informational(code)
@@ -854,8 +882,15 @@ class ClientBase:
         if is_informational(code):
             logger.info("TWS notice %s (request %s): %s", code, req_id, message)
         else:
-            # A failure: for its request, or (id -1) for a connection still starting.
-            route = self._routes.get(req_id if req_id >= 0 else "__connect__")
+            # A failure: for its request, or (id -1) for a request without an id
+            # (``requestFA``: its channel) or a connection still starting.
+            route = self._routes.get(req_id) if req_id >= 0 else None
+            channel = _channel_of_error(message) if req_id < 0 else None
+            if channel is not None and (channel_route := self._routes.get(channel)):
+                channel_route.fail(TWSError(req_id, code, message, reject_json))
+                return
+            if req_id < 0:
+                route = self._routes.get("__connect__")
             if route is not None:
                 route.fail(TWSError(req_id, code, message, reject_json))
                 if req_id >= 0:
@@ -958,6 +993,23 @@ class ClientBase:
 
 
 _DATA_LOST = 1101
+#: ibapi's UPDATE_TWS: the negotiated server version lacks the request (or a field of it).
+_UPDATE_TWS = 503
+
+#: Errors TWS sends with id -1 for a request that has no id: a text the message
+#: contains, and the channel of the request it answers. ``requestFA`` on a login
+#: that is not an advisor's: 321 "... FA data operations ignored for non FA
+#: customers."; ibapi's own refusal of FA profiles (faData=2) from version 177:
+#: 585 "FA Profile is not supported anymore, use FA Group instead - ".
+_CHANNEL_ERRORS: Final = (
+    ("FA data operations ignored for non FA customers", "fa"),
+    ("FA Profile is not supported anymore", "fa"),
+)
+
+
+def _channel_of_error(message: str) -> str | None:
+    """The channel of the id-less request an id -1 error answers, if it answers one."""
+    return next((channel for text, channel in _CHANNEL_ERRORS if text in message), None)
 
 
 def _historical_keys(spec: RequestSpec, args: tuple[Any, ...]) -> tuple[Any, Any, bool]:
@@ -1000,9 +1052,17 @@ def _drop_newer_args(method: str, values: list[Any], taken: int) -> list[Any]:
     return values[:taken]
 
 
-def _arg_value(template: _ReqId | Arg | Const, args: tuple[Any, ...], req_id: int | str) -> Any:
+def _arg_value(
+    template: _ReqId | Arg | Const | Proto, args: tuple[Any, ...], req_id: int | str
+) -> Any:
     if isinstance(template, Arg):
         return args[template.index]
+    if isinstance(template, Proto):
+        message = getattr(importlib.import_module(template.module), template.cls)()
+        if template.base is not None and args[template.base.index] is not None:
+            message.CopyFrom(args[template.base.index])
+        message.reqId = req_id
+        return message
     if isinstance(template, Const):
         return template.value
     return req_id

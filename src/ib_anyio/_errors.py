@@ -230,4 +230,5 @@ class StreamOverflow(IBError, anyio.BrokenResourceError):
 
 @final
 class UnsupportedRequest(IBError, NotImplementedError):
-    """The installed ibapi release does not have this request."""
+    """The installed ibapi release does not have this request, or the connected TWS's
+    server version does not (ibapi's own "The TWS is out of date" refusal, 503)."""

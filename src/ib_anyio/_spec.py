@@ -10,7 +10,8 @@ cancel it; the runtime does the rest.
 An argument template is a tuple of :data:`REQ_ID` (the request id the runtime
 allocates), :class:`Arg` (the n-th public argument of the generated method) and
 :class:`Const` (a fixed value the public API hides, such as
-``reqAccountUpdates``' ``subscribe=True``).
+``reqAccountUpdates``' ``subscribe=True``) and :class:`Proto` (the protobuf message of
+a protobuf-only request, built around the request id).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Final, Literal, final
 
 import attrs
 
-__all__ = ["REQ_ID", "Arg", "Call", "Const", "Param", "RequestSpec"]
+__all__ = ["REQ_ID", "Arg", "Call", "Const", "Param", "Proto", "RequestSpec"]
 
 
 class _ReqId(enum.Enum):
@@ -50,7 +51,19 @@ class Const:
     value: object
 
 
-ArgTemplate = tuple["_ReqId | Arg | Const", ...]
+@final
+@attrs.frozen
+class Proto:
+    """An ``ibapi.protobuf`` message carrying the request id, for protobuf-only requests
+    (``reqConfigProtoBuf``): a new ``cls`` from ``module``, or a copy of the public
+    argument ``base``, with its ``reqId`` set to the id the runtime allocates."""
+
+    module: str
+    cls: str
+    base: Arg | None = None
+
+
+ArgTemplate = tuple["_ReqId | Arg | Const | Proto", ...]
 
 
 @final

@@ -40,6 +40,8 @@ class FakeClient:
 
         what:str - What to ask for.
         """
+        if what == "proto":  # as in ibapi 10.x: the classic method sends its protobuf variant
+            self.reqThingProtoBuf(None)
 
     def cancelThing(self, reqId: int) -> None:
         """Cancel things."""

@@ -53,6 +53,37 @@ def test_unclassified_method_is_an_error() -> None:
         )
 
 
+class ClientWithProtobufOnly(EClient):  # type: ignore[misc]
+    def reqSettingsProtoBuf(self, proto: object) -> None:
+        """A protobuf request no classic method sends."""
+
+    def reqAlarms(self, reqId: int) -> None:
+        """A classic request sending its protobuf variant."""
+        self.reqAlarmsProtoBuf(None)
+
+    def reqAlarmsProtoBuf(self, proto: object) -> None:
+        """The protobuf variant of reqAlarms."""
+
+
+def test_a_protobuf_only_request_is_not_plumbing() -> None:
+    result = classify(DEFN, ClientWithProtobufOnly, EWrapper, VERSION)
+    rows = {row.name: row for row in result.rows}
+    assert rows["reqSettingsProtoBuf"].category == "unclassified"
+    assert rows["reqAlarmsProtoBuf"].category == "plumbing"  # the suffix rule
+    assert (
+        "EClient.reqSettingsProtoBuf is protobuf-only (no classic method sends it):"
+        " a request of its own; expose it in tools/codegen/api.toml"
+    ) in result.problems
+
+
+@pytest.mark.skipif(DEFN.generation_version != VERSION, reason="needs the pinned ibapi")
+def test_the_config_requests_are_exposed_without_the_suffix() -> None:
+    model = build_model(DEFN, EClient, EWrapper, version=VERSION, class_index=ibapi_class_index())
+    names = {r.method: r.name for r in model.requests}
+    assert names["reqConfigProtoBuf"] == "req_config"
+    assert names["updateConfigProtoBuf"] == "update_config"
+
+
 def test_entry_for_a_missing_method_needs_removed_in() -> None:
     ghost = dataclasses.replace(DEFN.requests["reqCurrentTime"], name="reqGhost")
     defn = dataclasses.replace(DEFN, requests={**DEFN.requests, "reqGhost": ghost})

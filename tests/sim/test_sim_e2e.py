@@ -11,7 +11,7 @@ from ibapi.execution import ExecutionFilter
 from sim_client import App, Event, call, close, connect
 
 from ib_anyio import sim
-from ib_anyio.sim._server import SimServer
+from ib_anyio.sim._server import SimServer, _handlers
 
 NO_SECURITY = "No security definition has been found for the request"
 
@@ -308,8 +308,10 @@ async def test_unserved_request_is_recorded(server: SimServer, app: App) -> None
 
 
 async def test_unsupported_request_is_answered_with_its_id(
-    server: SimServer, app: App, caplog: pytest.LogCaptureFixture
+    server: SimServer, app: App, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a request with no handler (reqMktDepth's is taken away for the test)
+    monkeypatch.delitem(_handlers(), 10)
     await call(app.reqMktDepth, 78, stock(), 5, False, [])
     [error] = await app.wait_for("error", 78)
     assert error == ("error", 78, 10999, "reqMktDepth is not supported by the simulated TWS")

@@ -134,3 +134,46 @@ def doc_params(doc: str, names: Iterable[str]) -> dict[str, str]:
                 description += "."
             result[head] = description[:1].upper() + description[1:]
     return result
+
+
+PROTOBUF_SUFFIX = "ProtoBuf"
+
+
+def _code_names(cls: type, name: str) -> frozenset[str]:
+    """The global and attribute names the code of ``cls.name`` uses (its bytecode's
+    ``co_names``: what it calls, not its source text)."""
+    code = getattr(getattr(cls, name, None), "__code__", None)
+    return frozenset(code.co_names) if code is not None else frozenset()
+
+
+def protobuf_only(client_cls: type, wrapper_cls: type) -> frozenset[str]:
+    """The ``*ProtoBuf`` methods that are requests or callbacks of their own.
+
+    ibapi 10.x pairs most classic methods with a protobuf variant: ``reqMktDepth``
+    calls ``reqMarketDepthProtoBuf`` (the names do not always match), and the decoder
+    that calls ``contractDataProtoBuf`` also calls the classic ``contractDetails``.
+    An ``EClient`` ``*ProtoBuf`` method that no other ``EClient`` method calls, and an
+    ``EWrapper`` one whose decoder calls no classic callback, have no classic twin
+    (``reqConfigProtoBuf``, ``configResponseProtoBuf``: TWS's API configuration).
+    """
+    only: set[str] = set()
+    client_names = public_methods(client_cls)
+    for name in client_names:
+        if name.endswith(PROTOBUF_SUFFIX) and not any(
+            name in _code_names(client_cls, other) for other in client_names if other != name
+        ):
+            only.add(name)
+    try:
+        from ibapi.decoder import Decoder
+    except ImportError:  # pragma: no cover - 9.81 has no protobuf callbacks
+        return frozenset(only)
+    wrapper_names = public_methods(wrapper_cls)
+    classic = {n for n in wrapper_names if not n.endswith(PROTOBUF_SUFFIX)}
+    decoders = [_code_names(Decoder, n) for n in dir(Decoder) if n.startswith("process")]
+    for name in wrapper_names:
+        if not name.endswith(PROTOBUF_SUFFIX):
+            continue
+        callers = [names for names in decoders if name in names]
+        if callers and not any(names & classic for names in callers):
+            only.add(name)
+    return frozenset(only)

@@ -11,9 +11,18 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .definition import Callback, Definition, Entry, ParamDecl, Request
-from .introspect import doc_params, doc_summary, public_methods, signature, version_key
+from .introspect import (
+    PROTOBUF_SUFFIX,
+    doc_params,
+    doc_summary,
+    protobuf_only,
+    public_methods,
+    signature,
+    version_key,
+)
 from .naming import camel_case, constant_case, snake_case
 
 __all__ = [
@@ -76,6 +85,13 @@ def _in_range(version: str, added_in: str | None, removed_in: str | None) -> boo
     return removed_in is None or key < version_key(removed_in)
 
 
+def public_request_name(name: str, protobuf_only: frozenset[str], words: Iterable[str] = ()) -> str:
+    """The public method name: snake case, without the suffix of a protobuf-only
+    request (``reqConfigProtoBuf`` -> ``req_config``)."""
+    base = name.removesuffix(PROTOBUF_SUFFIX) if name in protobuf_only else name
+    return snake_case(base, words)
+
+
 def _suffix_reason(name: str, suffixes: Mapping[str, str]) -> str | None:
     for suffix, reason in sorted(suffixes.items()):
         if name.endswith(suffix):
@@ -115,6 +131,7 @@ def classify(defn: Definition, client_cls: type, wrapper_cls: type, version: str
     src = defn.source
 
     client_names = set(public_methods(client_cls))
+    only = protobuf_only(client_cls, wrapper_cls)
     for name in sorted(client_names):
         if name in defn.requests:
             request = defn.requests[name]
@@ -128,6 +145,12 @@ def classify(defn: Definition, client_cls: type, wrapper_cls: type, version: str
             )
         elif name in defn.client_plumbing:
             rows.append(Row("EClient", name, "plumbing", defn.client_plumbing[name].reason))
+        elif name in only:
+            rows.append(Row("EClient", name, "unclassified", "protobuf only"))
+            problems.append(
+                f"EClient.{name} is protobuf-only (no classic method sends it):"
+                f" a request of its own; expose it in {src}"
+            )
         elif (reason := _suffix_reason(name, defn.client_plumbing_suffixes)) is not None:
             rows.append(Row("EClient", name, "plumbing", reason))
         else:
@@ -141,6 +164,12 @@ def classify(defn: Definition, client_cls: type, wrapper_cls: type, version: str
             rows.append(Row("EWrapper", name, "routed", _route_detail(callback)))
         elif name in defn.wrapper_ignored:
             rows.append(Row("EWrapper", name, "ignored", defn.wrapper_ignored[name].reason))
+        elif name in only:
+            rows.append(Row("EWrapper", name, "unclassified", "protobuf only"))
+            problems.append(
+                f"EWrapper.{name} is protobuf-only (its decoder calls no classic callback):"
+                f" it answers a request of its own; route it in {src}"
+            )
         elif (reason := _suffix_reason(name, defn.wrapper_ignored_suffixes)) is not None:
             rows.append(Row("EWrapper", name, "ignored", reason))
         else:
@@ -254,6 +283,9 @@ class _Types:
     def __init__(self, class_index: Mapping[str, str], classes_added_in: Mapping[str, str]) -> None:
         self.class_index = class_index
         self.classes_added_in = classes_added_in
+        # ibapi.protobuf message classes met in annotations: ``<Name>Proto`` (the
+        # alias ibapi itself imports them under) -> (module, import text)
+        self.protobuf: dict[str, tuple[str, str]] = {}
 
     def from_annotation(self, annotation: object, where: str) -> TypeExpr:
         if annotation is None:
@@ -266,6 +298,13 @@ class _Types:
             return self.parse("Decimal", where)
         if self.class_index.get(annotation.__name__) == annotation.__module__:
             return self.parse(annotation.__name__, where)
+        module = protobuf_module(annotation)
+        if module is not None:
+            # a protobuf message (protobuf-only requests): imported for type checking
+            # under ibapi's own alias, never checked at run time (9.81 has none)
+            alias = f"{annotation.__name__}Proto"
+            self.protobuf[alias] = (module, f"{annotation.__name__} as {alias}")
+            return self.parse(alias, where)
         raise GenerationError([f"{where} has unsupported annotation {annotation!r}"])
 
     def parse(self, expr: str, where: str) -> TypeExpr:
@@ -277,6 +316,9 @@ class _Types:
         for node in ast.walk(tree):
             if isinstance(node, ast.Name):
                 if node.id in _BUILTIN_TYPES:
+                    continue
+                if node.id in self.protobuf:
+                    imports.add(self.protobuf[node.id])
                     continue
                 module = _OTHER_NAMES.get(node.id, self.class_index.get(node.id))
                 if module is None:
@@ -317,7 +359,7 @@ class _Types:
                 result += ["float", "int"]
             elif name == "Decimal":
                 result += ["Decimal", "int"]
-            elif name in self.classes_added_in:
+            elif name in self.classes_added_in or name in self.protobuf:
                 return ()
             else:
                 result.append(name)
@@ -526,7 +568,8 @@ class Model:
     @property
     def spec_imports(self) -> list[str]:
         names = [n for n in ("REQ_ID", "Arg", "Const") if self.uses(n)] + ["Call"]
-        return [*names, *(["Param"] if self.uses("Param") else []), "RequestSpec"]
+        names += ["Param"] if self.uses("Param") else []
+        return [*names, *(["Proto"] if self.uses("Proto") else []), "RequestSpec"]
 
     def uses(self, what: str) -> bool:
         """Whether the generated client needs ``what`` (drives its imports)."""
@@ -539,7 +582,7 @@ class Model:
             return any(r.kind in ("flag", "stream") for r in reqs)
         if what == "Sequence":
             return any("Sequence[" in p.type for r in reqs for p in r.params)
-        if what in ("REQ_ID", "Arg", "Const"):
+        if what in ("REQ_ID", "Arg", "Const", "Proto"):
             token = what if what == "REQ_ID" else what + "("
             return any(token in a for r in reqs for a in (*r.call_args, *r.cancel_args))
         if what == "Param":
@@ -603,7 +646,8 @@ def build_model(
     words = defn.words
     problems: list[str] = []
 
-    public_name = {name: snake_case(name, words) for name in defn.requests}
+    only = protobuf_only(client_cls, wrapper_cls)
+    public_name = {name: public_request_name(name, only, words) for name in defn.requests}
     answered_by: dict[str, list[str]] = {}
     for request in sorted(defn.requests.values(), key=lambda r: r.name):
         for answer in request.answers:
@@ -638,7 +682,7 @@ def build_model(
             problems += exc.problems
             continue
         names = [p for p, _ in params]
-        if cb.key is not None and cb.key not in names:
+        if cb.key is not None and cb.key.split(".")[0] not in names:
             problems.append(f"{where} has no parameter {cb.key!r} to route by")
             continue
         if cb.done is not None and cb.done not in names:
@@ -762,9 +806,32 @@ def _request_model(
     call_args: list[str] = []
     params: list[ClientParam] = []
     index_of: dict[str, int] = {}
-    for position, (pname, texpr, _) in enumerate(raw):
+    for position, (pname, texpr, annotation) in enumerate(raw):
         if position == 0 and pname in defn.id_params and not request.public_ids:
             call_args.append("REQ_ID")
+            continue
+        message = _protobuf_message(annotation)
+        if message is not None and "reqId" in message.DESCRIPTOR.fields_by_name:
+            # A protobuf-only request takes one message that carries the request id:
+            # the runtime builds it (or copies the caller's) with the id it allocates.
+            module, cls = protobuf_module(message), message.__name__
+            if set(message.DESCRIPTOR.fields_by_name) == {"reqId"}:
+                call_args.append(f'Proto("{module}", "{cls}")')
+                continue
+            pname = pname.removesuffix("Proto")
+            call_args.append(f'Proto("{module}", "{cls}", Arg({len(params)}))')
+            params.append(
+                ClientParam(
+                    name=snake_case(pname, defn.words),
+                    ibapi_name=pname,
+                    type=texpr.expr if texpr is not None else "object",
+                    default=None,
+                    runtime_types=(),
+                    doc=request.docs.get(pname)
+                    or f"The ``{cls}`` message (``ibapi.protobuf``); its ``reqId`` is"
+                    " set by ib_anyio.",
+                )
+            )
             continue
         if pname in request.consts:
             call_args.append(f"Const({request.consts[pname]})")
@@ -793,7 +860,7 @@ def _request_model(
                 or f"``{pname}`` of ``{request.name}``.",
             )
         )
-    known = {p for p, _, _ in raw}
+    known = {p.removesuffix("Proto") for p, _, _ in raw} | {p for p, _, _ in raw}
     problems += [
         f"{defn.source}: {request.name} has no parameter {name!r}"
         for name in [*request.defaults, *request.consts, *request.docs]
@@ -844,7 +911,11 @@ def _request_model(
     if problems:
         raise GenerationError(problems)
 
-    camel = camel_case(request.name)
+    # a protobuf-only request is named without the suffix (``public`` already is)
+    base = request.name
+    if public != snake_case(request.name, defn.words):
+        base = request.name.removesuffix(PROTOBUF_SUFFIX)
+    camel = camel_case(base)
     response_alias = stream_alias = None
     new_aliases = []
     if request.kind in ("one_shot", "flag"):
@@ -875,7 +946,7 @@ def _request_model(
     model = RequestModel(
         method=request.name,
         name=public,
-        const_name=constant_case(request.name, defn.words),
+        const_name=constant_case(base, defn.words),
         kind=request.kind,
         spec_mode=spec_mode,
         key=request.key,
@@ -895,6 +966,26 @@ def _request_model(
         removed_in=request.removed_in,
     )
     return model, new_aliases
+
+
+def protobuf_module(annotation: object) -> str | None:
+    """The importable module of an ``ibapi.protobuf`` message class, else ``None``.
+
+    ibapi's generated ``*_pb2`` modules name themselves without the package
+    (``ConfigRequest_pb2``); they live in ``ibapi.protobuf``.
+    """
+    if not isinstance(annotation, type) or not hasattr(annotation, "DESCRIPTOR"):
+        return None
+    module = annotation.__module__
+    if not module.endswith("_pb2"):
+        return None
+    return module if module.startswith("ibapi.") else f"ibapi.protobuf.{module}"
+
+
+def _protobuf_message(annotation: object) -> Any:
+    """``annotation`` when it is an ``ibapi.protobuf`` message class (``Any``: protobuf
+    ships no types), else ``None``."""
+    return annotation if protobuf_module(annotation) is not None else None
 
 
 def _cb_list(items: Iterable[Item]) -> str:

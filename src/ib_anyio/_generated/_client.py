@@ -28,6 +28,7 @@ from ib_anyio._generated._items import (
     ReqAccountUpdatesStream,
     ReqAllOpenOrdersResponse,
     ReqCompletedOrdersResponse,
+    ReqConfigResponse,
     ReqContractDetailsResponse,
     ReqCurrentTimeInMillisResponse,
     ReqCurrentTimeResponse,
@@ -68,13 +69,17 @@ from ib_anyio._generated._items import (
     ReqWshEventDataResponse,
     ReqWshMetaDataResponse,
     SubscribeToGroupEventsStream,
+    UpdateConfigResponse,
 )
-from ib_anyio._spec import REQ_ID, Arg, Call, Const, Param, RequestSpec
+from ib_anyio._spec import REQ_ID, Arg, Call, Const, Param, Proto, RequestSpec
 from ib_anyio._stream import Subscription
 
 if TYPE_CHECKING:
     from ibapi.common import WshEventData
     from ibapi.order_cancel import OrderCancel
+    from ibapi.protobuf.UpdateConfigRequest_pb2 import (
+        UpdateConfigRequest as UpdateConfigRequestProto,
+    )
     from ibapi.tag_value import TagValue
 
 
@@ -202,6 +207,14 @@ _REQ_COMPLETED_ORDERS: Final = RequestSpec(
     params=(Param("api_only", (bool,)),),
     key="completed_orders",
     mode="list",
+)
+
+_REQ_CONFIG: Final = RequestSpec(
+    name="req_config",
+    call=Call("reqConfigProtoBuf", (Proto("ibapi.protobuf.ConfigRequest_pb2", "ConfigRequest"),)),
+    key="req_id",
+    mode="single",
+    added_in="10.45.1",
 )
 
 _REQ_CONTRACT_DETAILS: Final = RequestSpec(
@@ -626,6 +639,18 @@ _SUBSCRIBE_TO_GROUP_EVENTS: Final = RequestSpec(
     cancel=Call("unsubscribeFromGroupEvents", (REQ_ID,)),
 )
 
+_UPDATE_CONFIG: Final = RequestSpec(
+    name="update_config",
+    call=Call(
+        "updateConfigProtoBuf",
+        (Proto("ibapi.protobuf.UpdateConfigRequest_pb2", "UpdateConfigRequest", Arg(0)),),
+    ),
+    params=(Param("update_config_request"),),
+    key="req_id",
+    mode="single",
+    added_in="10.45.1",
+)
+
 _UPDATE_DISPLAY_GROUP: Final = RequestSpec(
     name="update_display_group",
     call=Call("updateDisplayGroup", (Arg(0), Arg(1))),
@@ -947,6 +972,25 @@ class Client(ClientBase):
             "list[ReqCompletedOrdersResponse]",
             await self._one_shot(_REQ_COMPLETED_ORDERS, (api_only,)),
         )
+
+    async def req_config(self) -> ReqConfigResponse:
+        """Ask for TWS's API configuration (Global Configuration: API settings and precautions, lock
+        and exit, messages, order routing).
+
+        Sends ``EClient.reqConfigProtoBuf``. Needs ibapi >= 10.45.1. Protobuf only; TWS has it from
+        server version 219 (``MIN_SERVER_VER_CONFIG``): an older TWS makes it raise
+        ``UnsupportedRequest``.
+
+        Returns:
+            The first answer, from ``configResponseProtoBuf``.
+
+        Raises:
+            TWSError: TWS reported an error for this request.
+            ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
+            UnsupportedRequest: The installed ibapi is older than 10.45.1.
+        """
+        return cast("ReqConfigResponse", await self._one_shot(_REQ_CONFIG, ()))
 
     async def req_contract_details(self, contract: Contract) -> list[ReqContractDetailsResponse]:
         """Ask for the details of every contract that matches a description.
@@ -1991,6 +2035,33 @@ class Client(ClientBase):
             ConnectionLost: The connection to TWS was lost.
         """
         return self._subscribe(_SUBSCRIBE_TO_GROUP_EVENTS, (group_id,))
+
+    async def update_config(
+        self, update_config_request: UpdateConfigRequestProto
+    ) -> UpdateConfigResponse:
+        """Change TWS's API configuration: the settings the message sets.
+
+        Sends ``EClient.updateConfigProtoBuf``. Needs ibapi >= 10.45.1. Protobuf only; TWS has it
+        from server version 221 (``MIN_SERVER_VER_UPDATE_CONFIG``): an older TWS makes it raise
+        ``UnsupportedRequest``. The answer's ``status`` is ``"Success"`` (with ``changedFields``) or
+        ``"Failed"`` (with ``errors``).
+
+        Args:
+            update_config_request: The ``UpdateConfigRequest`` message (``ibapi.protobuf``); its
+                ``reqId`` is set by ib_anyio.
+
+        Returns:
+            The first answer, from ``updateConfigResponseProtoBuf``.
+
+        Raises:
+            TWSError: TWS reported an error for this request.
+            ConnectionLost: The connection to TWS was lost.
+            RequestTimeout: TWS did not answer within the client's ``request_timeout``.
+            UnsupportedRequest: The installed ibapi is older than 10.45.1.
+        """
+        return cast(
+            "UpdateConfigResponse", await self._one_shot(_UPDATE_CONFIG, (update_config_request,))
+        )
 
     def update_display_group(self, req_id: int, contract_info: str) -> None:
         """Change the contract shown by a display group subscribed to with

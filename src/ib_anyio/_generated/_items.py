@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from ibapi.execution import Execution
     from ibapi.order import Order
     from ibapi.order_state import OrderState
+    from ibapi.protobuf.ConfigResponse_pb2 import ConfigResponse as ConfigResponseProto
+    from ibapi.protobuf.UpdateConfigResponse_pb2 import (
+        UpdateConfigResponse as UpdateConfigResponseProto,
+    )
     from ibapi.softdollartier import SoftDollarTier
 
 
@@ -54,6 +58,7 @@ __all__ = [
     "CommissionAndFeesReportItem",
     "CompletedOrder",
     "CompletedOrdersEnd",
+    "ConfigResponseProtoBuf",
     "ContractDetailsEnd",
     "ContractDetailsItem",
     "CurrentTime",
@@ -103,6 +108,7 @@ __all__ = [
     "ReqAccountUpdatesStream",
     "ReqAllOpenOrdersResponse",
     "ReqCompletedOrdersResponse",
+    "ReqConfigResponse",
     "ReqContractDetailsResponse",
     "ReqCurrentTimeInMillisResponse",
     "ReqCurrentTimeResponse",
@@ -167,6 +173,8 @@ __all__ = [
     "TickString",
     "UpdateAccountTime",
     "UpdateAccountValue",
+    "UpdateConfigResponse",
+    "UpdateConfigResponseProtoBuf",
     "UpdateMktDepth",
     "UpdateMktDepthL2",
     "UpdateNewsBulletin",
@@ -313,6 +321,21 @@ class CompletedOrdersEnd:
     Ends ``req_completed_orders()``. Immutable by convention: not frozen, because frozen attrs
     classes cost three times as much to build on the hot path.
     """
+
+
+@attrs.define(slots=True)
+class ConfigResponseProtoBuf:
+    """``EWrapper.configResponseProtoBuf``: What ``EWrapper.configResponseProtoBuf`` delivers.
+
+    Answers ``req_config()``. Immutable by convention: not frozen, because frozen attrs classes cost
+    three times as much to build on the hot path.
+
+    Attributes:
+        config_response_proto: The configuration (``ibapi.protobuf`` ``ConfigResponse``):
+            ``lockAndExit``, ``messages``, ``api`` (``settings``, ``precautions``) and ``orders``.
+    """
+
+    config_response_proto: ConfigResponseProto
 
 
 @attrs.define(slots=True)
@@ -1456,6 +1479,22 @@ class UpdateAccountValue:
 
 
 @attrs.define(slots=True)
+class UpdateConfigResponseProtoBuf:
+    """``EWrapper.updateConfigResponseProtoBuf``: What ``EWrapper.updateConfigResponseProtoBuf``
+    delivers.
+
+    Answers ``update_config()``. Immutable by convention: not frozen, because frozen attrs classes
+    cost three times as much to build on the hot path.
+
+    Attributes:
+        update_config_response_proto: TWS's answer (``ibapi.protobuf`` ``UpdateConfigResponse``):
+            ``status``, ``message``, ``changedFields``, ``errors``, ``warnings``.
+    """
+
+    update_config_response_proto: UpdateConfigResponseProto
+
+
+@attrs.define(slots=True)
 class UpdateMktDepth:
     """``EWrapper.updateMktDepth``: Returns the order book.
 
@@ -1633,6 +1672,10 @@ ReqAllOpenOrdersResponse: TypeAlias = OpenOrder | OrderStatusItem | OrderBound
 
 ReqCompletedOrdersResponse: TypeAlias = CompletedOrder
 """An answer of ``req_completed_orders()``."""
+
+
+ReqConfigResponse: TypeAlias = ConfigResponseProtoBuf
+"""An answer of ``req_config()``."""
 
 
 ReqContractDetailsResponse: TypeAlias = ContractDetailsItem | BondContractDetails
@@ -1822,3 +1865,7 @@ RequestFAResponse: TypeAlias = ReceiveFA
 
 SubscribeToGroupEventsStream: TypeAlias = DisplayGroupUpdated
 """An item of a ``subscribe_to_group_events()`` subscription."""
+
+
+UpdateConfigResponse: TypeAlias = UpdateConfigResponseProtoBuf
+"""An answer of ``update_config()``."""

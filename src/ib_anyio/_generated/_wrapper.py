@@ -24,6 +24,7 @@ from ib_anyio._generated._items import (
     CommissionAndFeesReportItem,
     CompletedOrder,
     CompletedOrdersEnd,
+    ConfigResponseProtoBuf,
     ContractDetailsEnd,
     ContractDetailsItem,
     CurrentTime,
@@ -90,6 +91,7 @@ from ib_anyio._generated._items import (
     TickString,
     UpdateAccountTime,
     UpdateAccountValue,
+    UpdateConfigResponseProtoBuf,
     UpdateMktDepth,
     UpdateMktDepthL2,
     UpdateNewsBulletin,
@@ -123,6 +125,10 @@ if TYPE_CHECKING:
     from ibapi.execution import Execution
     from ibapi.order import Order
     from ibapi.order_state import OrderState
+    from ibapi.protobuf.ConfigResponse_pb2 import ConfigResponse as ConfigResponseProto
+    from ibapi.protobuf.UpdateConfigResponse_pb2 import (
+        UpdateConfigResponse as UpdateConfigResponseProto,
+    )
     from ibapi.softdollartier import SoftDollarTier
 
 
@@ -140,6 +146,7 @@ DECIMAL_PARAMS: Final[dict[str, tuple[int, ...]]] = {
     "commissionAndFeesReport": (),
     "completedOrder": (),
     "completedOrdersEnd": (),
+    "configResponseProtoBuf": (),
     "contractDetails": (),
     "contractDetailsEnd": (),
     "currentTime": (),
@@ -206,6 +213,7 @@ DECIMAL_PARAMS: Final[dict[str, tuple[int, ...]]] = {
     "tickString": (),
     "updateAccountTime": (),
     "updateAccountValue": (),
+    "updateConfigResponseProtoBuf": (),
     "updateMktDepth": (5,),
     "updateMktDepthL2": (6,),
     "updateNewsBulletin": (),
@@ -270,6 +278,11 @@ class GeneratedWrapper(WrapperBase):
         route = self._routes.get("completed_orders")
         if route is not None:
             route.end(CompletedOrdersEnd())
+
+    def configResponseProtoBuf(self, configResponseProto: ConfigResponseProto) -> None:
+        route = self._routes.get(configResponseProto.reqId)
+        if route is not None:
+            route.push(ConfigResponseProtoBuf(configResponseProto))
 
     def contractDetails(self, reqId: int, contractDetails: ContractDetails) -> None:
         route = self._routes.get(reqId)
@@ -783,6 +796,13 @@ class GeneratedWrapper(WrapperBase):
         route = self._routes.get("account_updates")
         if route is not None:
             route.push(UpdateAccountValue(key, val, currency, accountName))
+
+    def updateConfigResponseProtoBuf(
+        self, updateConfigResponseProto: UpdateConfigResponseProto
+    ) -> None:
+        route = self._routes.get(updateConfigResponseProto.reqId)
+        if route is not None:
+            route.push(UpdateConfigResponseProtoBuf(updateConfigResponseProto))
 
     def updateMktDepth(
         self, reqId: int, position: int, operation: int, side: int, price: float, size: Decimal

@@ -96,6 +96,9 @@ from ._universe import (
 logger = logging.getLogger("ib_anyio.sim")
 
 ACCOUNT = "DU1234567"
+#: The accounts an advisor login manages (``serve(fa=True)``): the advisor's own
+#: F-account first, then its clients; the simulated account is the first client.
+FA_ACCOUNTS = ("DF1234560", ACCOUNT, "DU1234568", "DU1234569")
 CHUNK = 64 * 1024
 
 NOTICES = (
@@ -120,7 +123,7 @@ NOT_SUPPORTED = 10999
 
 #: The kinds of streaming tasks that are market data: what TWS pauses after 1100 and
 #: forgets after 1101 (orders and account updates are not market data).
-MARKET_DATA_KINDS = frozenset({"ticks", "bars", "rtbars"})
+MARKET_DATA_KINDS = frozenset({"ticks", "bars", "rtbars", "depth"})
 #: Seconds a real-time bar covers (TWS serves only 5-second bars).
 RT_BAR_SECONDS = 5
 _RT_WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})
@@ -191,6 +194,7 @@ class SimServer:
         cash: float = 1_000_000.0,
         status_repeats: int = 1,
         rules: Rules | None = None,
+        fa: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -204,6 +208,13 @@ class SimServer:
         self._next_conn = 0
         self._failures: list[BaseException] = []
         self._ignored: set[str] = set()
+        #: Whether the login is a Financial Advisor's (``serve(fa=True)``).
+        self.fa = fa
+        #: The accounts ``managedAccounts`` lists.
+        self.accounts: tuple[str, ...] = FA_ACCOUNTS if fa else (ACCOUNT,)
+        #: What request families keep between requests, by family name (FA
+        #: configuration, display groups, API settings...).
+        self.state: dict[str, Any] = {}
         #: TWS's limits this server enforces (message rate, tickers, historical pacing).
         self.rules = rules or Rules()
         #: Current quotes of the universe, shared by every connection and the broker.
@@ -263,8 +274,9 @@ class SimServer:
         """Move an instrument's price, deterministically, and keep it there.
 
         Args:
-            contract: A symbol of the universe (``"AAPL"``: its stock, future or forex
-                pair), an :class:`Instrument`, or an ibapi ``Contract`` designating one.
+            contract: A symbol of the universe (``"AAPL"``: its stock, index, forex pair
+                or front-month future), an :class:`Instrument`, or an ibapi ``Contract``
+                designating one.
             bid, ask, last, bid_size, ask_size, last_size: The new values; those left
                 ``None`` keep their current value.
 
@@ -552,7 +564,7 @@ class _Connection:
         now = int(time.time() * 1000)
         await self.send(
             enc.next_valid_id(self.desk.next_order_id(self.client_id or 0))
-            + enc.managed_accounts(ACCOUNT)
+            + enc.managed_accounts(",".join(self.server.accounts))
             + b"".join(enc.error(-1, code, text, now) for code, text in NOTICES)
         )
 
@@ -560,7 +572,7 @@ class _Connection:
         await self.send(self.encoder.next_valid_id(self.desk.next_order_id(self.client_id or 0)))
 
     async def req_managed_accts(self, fields: Fields) -> None:
-        await self.send(self.encoder.managed_accounts(ACCOUNT))
+        await self.send(self.encoder.managed_accounts(",".join(self.server.accounts)))
 
     async def req_current_time(self, fields: Fields) -> None:
         await self.send(self.encoder.current_time(int(time.time())))
@@ -646,20 +658,6 @@ class _Connection:
         symbol = found[0].symbol
         return self._error(
             req_id, 200, f"The contract description specified for {symbol} is ambiguous."
-        )
-
-    async def req_contract_details(self, fields: Fields) -> None:
-        req_id = int_field(fields, "reqId")
-        contract = fields.get("contract")
-        found = match(contract if isinstance(contract, dict) else {})
-        if not found:
-            await self.send(self._error(req_id, 200, NO_SECURITY))
-            return
-        today = time.strftime("%Y%m%d")
-        enc = self.encoder
-        await self.send(
-            b"".join(enc.contract_data(req_id, inst, today) for inst in found)
-            + enc.contract_data_end(req_id)
         )
 
     async def req_real_time_bars(self, fields: Fields) -> None:
@@ -790,7 +788,8 @@ def _instrument(contract: str | Instrument | Any) -> Instrument:
     if isinstance(contract, Instrument):
         return contract
     if isinstance(contract, str):
-        found = [i for i in UNIVERSE if i.symbol == contract and i.sec_type != "OPT"]
+        # a symbol names its stock, index, forex pair or front-month future
+        found = [i for i in UNIVERSE if i.symbol == contract and i.sec_type != "OPT"][:1]
         found = found or [i for i in UNIVERSE if contract in (i.local_symbol, i.symbol)]
     else:
         found = match(vars(contract))
@@ -829,7 +828,6 @@ _HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
     Out.REQ_CURRENT_TIME: _Connection.req_current_time,
     Out.REQ_CURRENT_TIME_IN_MILLIS: _Connection.req_current_time_in_millis,
     Out.REQ_MARKET_DATA_TYPE: _Connection.req_market_data_type,
-    Out.REQ_CONTRACT_DATA: _Connection.req_contract_details,
     Out.REQ_REAL_TIME_BARS: _Connection.req_real_time_bars,
     Out.CANCEL_REAL_TIME_BARS: _Connection.cancel_real_time_bars,
     Out.REQ_MKT_DATA: _Connection.req_mkt_data,
@@ -873,6 +871,7 @@ async def serve(
     max_tickers: int | None = 100,
     hist_pacing: bool = False,
     clock: Callable[[], float] | None = None,
+    fa: bool = False,
 ) -> AsyncIterator[SimServer]:
     """Run a simulated TWS for the duration of the ``async with`` block.
 
@@ -898,6 +897,9 @@ async def serve(
             ``_rules``).
         clock: Seconds from a monotonic clock, for the rules above (default
             ``time.monotonic``); tests pass one they advance.
+        fa: Log in as a Financial Advisor: ``managedAccounts`` lists the advisor's
+            F-account and its client accounts, and ``requestFA``/``replaceFA`` work
+            (a non-FA login gets TWS's error 321 for them).
 
     Yields:
         The running :class:`SimServer`. Leaving the block closes every connection.
@@ -921,6 +923,7 @@ async def serve(
                 hist_pacing=hist_pacing,
                 clock=clock or time.monotonic,
             ),
+            fa=fa,
         )
         tg.start_soon(listener.serve, server._handle, tg)
         tg.start_soon(server._clock)
@@ -958,6 +961,11 @@ def main(argv: list[str] | None = None) -> int:
         "--hist-pacing", action="store_true", help="pace historical data requests (error 162)"
     )
     parser.add_argument(
+        "--fa",
+        action="store_true",
+        help="log in as a Financial Advisor (an F-account and client accounts; requestFA works)",
+    )
+    parser.add_argument(
         "--refuse-api",
         action="store_true",
         help="accept connections and close them unanswered (TWS with the API disabled)",
@@ -982,6 +990,7 @@ def main(argv: list[str] | None = None) -> int:
             max_msg_rate=args.max_msg_rate,
             max_tickers=args.max_tickers or None,
             hist_pacing=args.hist_pacing,
+            fa=args.fa,
         ) as server:
             server.faults.refuse_api = args.refuse_api
             print(

@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 __all__ = ["FAMILIES", "Family", "families"]
 
 #: The family modules, by name (each defines ``FAMILY``).
-FAMILIES: tuple[str, ...] = ("historical",)
+FAMILIES: tuple[str, ...] = (
+    "reference",
+    "fa",
+    "display_groups",
+    "wsh",
+    "server_log",
+    "config",
+    "market_depth",
+    "historical",
+)
 
 
 @attrs.frozen
