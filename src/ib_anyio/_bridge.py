@@ -201,7 +201,12 @@ class StreamRoute(Route):
             self._wake_needed = False
             self._bridge._schedule_wake(self)
 
-    end = push
+    def end(self, item: object) -> None:
+        """An end callback: delivered as an item. ``None`` (a done flag, or an answer
+        that also ends a one-shot request) has nothing more to deliver: a stream
+        goes on until its consumer leaves."""
+        if item is not None:
+            self.push(item)
 
     def fail(self, exc: BaseException) -> None:
         self._limit = 0

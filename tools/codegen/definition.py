@@ -101,6 +101,7 @@ class Callback:
     end: bool = False
     keep: bool = False
     done: str | None = None
+    final: bool = False
     types: Mapping[str, str] = field(default_factory=dict)
     docs: Mapping[str, str] = field(default_factory=dict)
     alias_of: str | None = None
@@ -328,6 +329,7 @@ _CALLBACK_KEYS = {
     "end",
     "keep",
     "done",
+    "final",
     "types",
     "docs",
     "alias_of",
@@ -353,6 +355,11 @@ def _callback(name: str, data: Mapping[str, Any]) -> Callback:
         raise DefinitionError(f"{where}.keep must be a boolean")
     if keep and not end:
         raise DefinitionError(f"{where}: keep applies to end callbacks only")
+    final = data.get("final", False)
+    if not isinstance(final, bool):
+        raise DefinitionError(f"{where}.final must be a boolean")
+    if final and end:
+        raise DefinitionError(f"{where}: give at most one of end, final")
     return Callback(
         name=name,
         key=key,
@@ -361,6 +368,7 @@ def _callback(name: str, data: Mapping[str, Any]) -> Callback:
         end=end,
         keep=keep,
         done=_opt_str(data, "done", where),
+        final=final,
         types=_str_map(data, "types", where),
         docs=_str_map(data, "docs", where),
         alias_of=alias_of,

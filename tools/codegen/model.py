@@ -216,6 +216,8 @@ def _route_detail(callback: Callback) -> str:
         detail += ", ends"
     if callback.done:
         detail += f", ends when {callback.done}"
+    if callback.final:
+        detail += ", answers and ends"
     return detail
 
 
@@ -394,6 +396,7 @@ class Item:
     fields: tuple[ItemField, ...]
     end: bool
     kept: bool = False  # an end callback whose item is also the answer's last item
+    final: bool = False  # an answer that also ends the request
 
 
 @dataclass(frozen=True)
@@ -413,6 +416,7 @@ class WrapperMethod:
     end: bool
     keep: bool
     done: str | None
+    final: bool
     decimal_indexes: tuple[int, ...]
     aliases: tuple[str, ...]
     # The definition corrects some of ibapi's annotations (histogramData's
@@ -712,6 +716,7 @@ def build_model(
             fields=fields,
             end=cb.end,
             kept=cb.keep,
+            final=cb.final,
         )
         items[cb.name] = item
         if cb.key is not None:
@@ -729,6 +734,7 @@ def build_model(
                 end=cb.end,
                 keep=cb.keep,
                 done=cb.done,
+                final=cb.final,
                 decimal_indexes=tuple(i for i, (_, t) in enumerate(params) if t.expr == "Decimal"),
                 aliases=tuple(sorted(aliases_of.get(cb.name, ()))),
                 retyped=bool(cb.types),
@@ -1012,7 +1018,11 @@ def _returns_doc(
         if request.mode == "single":
             one = f"The first answer, from {_cb_list(data)}."
         elif ends:
-            one = f"The answers from {_cb_list(data)}, collected until {_cb_list(ends)}."
+            one = f"The answers from {_cb_list(data)}, collected until {_cb_list(ends)}"
+            finals = [i for i in data if i.final]
+            if finals:
+                one += f" (or until {_cb_list(finals)}, the last answer)"
+            one += "."
             if any(i.kept for i in ends):
                 one += " That end message is the list's last item."
         else:

@@ -1251,11 +1251,11 @@ class Client(ClientBase):
 
         Returns:
             With ``keep_up_to_date=False``: an awaitable. The answers from ``historicalData``,
-            ``historicalDataUpdate``, ``historicalSchedule``, collected until ``historicalDataEnd``.
-            With ``keep_up_to_date=True``: a subscription to use with ``async with``; it yields the
-            items from ``historicalData``, ``historicalDataUpdate``, ``historicalSchedule``, and
-            ``historicalDataEnd`` once the initial snapshot is complete. Leaving the ``async with``
-            sends ``cancelHistoricalData``.
+            ``historicalDataUpdate``, ``historicalSchedule``, collected until ``historicalDataEnd``
+            (or until ``historicalSchedule``, the last answer). With ``keep_up_to_date=True``: a
+            subscription to use with ``async with``; it yields the items from ``historicalData``,
+            ``historicalDataUpdate``, ``historicalSchedule``, and ``historicalDataEnd`` once the
+            initial snapshot is complete. Leaving the ``async with`` sends ``cancelHistoricalData``.
 
         Raises:
             TWSError: TWS reported an error for this request (when iterating, for a subscription).

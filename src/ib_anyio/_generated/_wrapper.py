@@ -391,6 +391,7 @@ class GeneratedWrapper(WrapperBase):
         route = self._routes.get(reqId)
         if route is not None:
             route.push(HistoricalSchedule(startDateTime, endDateTime, timeZone, sessions))
+            route.end(None)
 
     def historicalTicks(self, reqId: int, ticks: list[HistoricalTick], done: bool) -> None:  # type: ignore[override,unused-ignore]
         route = self._routes.get(reqId)

@@ -262,25 +262,6 @@ def _text_mkt_data(f: _Text, v: int) -> Fields:
     return fields
 
 
-def _text_historical_data(f: _Text, v: int) -> Fields:
-    if v < Version.SYNT_REALTIME_BARS:
-        f.skip()  # version
-    req_id = f.integer()
-    contract = _text_contract(f)
-    contract["includeExpired"] = f.flag()
-    fields: Fields = {"reqId": req_id, "contract": contract}
-    fields["endDateTime"] = f.text()
-    fields["barSizeSetting"] = f.text()
-    fields["durationStr"] = f.text()
-    fields["useRTH"] = f.flag()
-    fields["whatToShow"] = f.text()
-    fields["formatDate"] = f.integer()
-    _skip_combo_legs(f, contract)
-    fields["keepUpToDate"] = f.flag() if v >= Version.SYNT_REALTIME_BARS else False
-    fields["chartOptions"] = f.text()
-    return fields
-
-
 def _text_real_time_bars(f: _Text, v: int) -> Fields:
     f.skip()  # version
     req_id = f.integer()
@@ -400,8 +381,6 @@ _TEXT: dict[int, Callable[[_Text, int], Fields]] = {
     Out.CANCEL_MKT_DATA: _text_versioned("reqId"),
     Out.REQ_IDS: _text_versioned("numIds"),
     Out.REQ_MANAGED_ACCTS: _text_versioned(),
-    Out.REQ_HISTORICAL_DATA: _text_historical_data,
-    Out.CANCEL_HISTORICAL_DATA: _text_versioned("reqId"),
     Out.REQ_REAL_TIME_BARS: _text_real_time_bars,
     Out.CANCEL_REAL_TIME_BARS: _text_versioned("reqId"),
     Out.REQ_CURRENT_TIME: _text_versioned(),
@@ -485,21 +464,6 @@ def _proto_mkt_data(p: Any) -> Fields:
     }
 
 
-def _proto_historical_data(p: Any) -> Fields:
-    return {
-        "reqId": p.reqId,
-        "contract": _proto_contract(p.contract),
-        "endDateTime": p.endDateTime,
-        "barSizeSetting": p.barSizeSetting,
-        "durationStr": p.duration,
-        "useRTH": p.useRTH,
-        "whatToShow": p.whatToShow,
-        "formatDate": p.formatDate,
-        "keepUpToDate": p.keepUpToDate,
-        "chartOptions": _tag_values(p.chartOptions),
-    }
-
-
 def _order_cancel(p: Any) -> Fields:
     return {
         "manualOrderCancelTime": p.manualOrderCancelTime,
@@ -553,8 +517,6 @@ _PROTO: dict[int, tuple[str, Callable[[Any], Fields]]] = {
     Out.CANCEL_MKT_DATA: ("CancelMarketData", lambda p: {"reqId": p.reqId}),
     Out.REQ_IDS: ("IdsRequest", lambda p: {"numIds": p.numIds}),
     Out.REQ_MANAGED_ACCTS: ("ManagedAccountsRequest", lambda p: {}),
-    Out.REQ_HISTORICAL_DATA: ("HistoricalDataRequest", _proto_historical_data),
-    Out.CANCEL_HISTORICAL_DATA: ("CancelHistoricalData", lambda p: {"reqId": p.reqId}),
     Out.REQ_REAL_TIME_BARS: (
         "RealTimeBarsRequest",
         lambda p: {

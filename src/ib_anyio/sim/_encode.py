@@ -13,8 +13,8 @@ that version. Layout changes the encoders follow (all from ``decoder.py``):
 * Error: below 194 ``version, id, code, message[, advancedOrderRejectJson from 166]``;
   from 194 ``id, code, message, advancedOrderRejectJson, errorTimeMillis``.
 * Contract details and the other reference data: see ``_families.reference``.
-* Historical data: start/end strings lead the bar list until 195; from 196 they travel in
-  their own ``historicalDataEnd`` message. Bars carry a ``hasGaps`` field below 124.
+* Historical data (bars, schedules, head timestamps, histograms, ticks) is encoded by its
+  family module, ``_families.historical``.
 * tickPrice carries the size; the decoder then also calls ``tickSize`` for bid, ask and
   last (and their delayed variants).
 * openOrder and completedOrder: see ``_encode_order``, which writes their text bodies.
@@ -112,7 +112,6 @@ class In(enum.IntEnum):
     NEXT_VALID_ID = 9
     EXECUTION_DATA = 11
     MANAGED_ACCTS = 15
-    HISTORICAL_DATA = 17
     TICK_STRING = 46
     CURRENT_TIME = 49
     OPEN_ORDER_END = 53
@@ -130,13 +129,11 @@ class In(enum.IntEnum):
     ACCOUNT_UPDATE_MULTI = 73
     ACCOUNT_UPDATE_MULTI_END = 74
     REAL_TIME_BARS = 50
-    HISTORICAL_DATA_UPDATE = 90
     PNL = 94
     PNL_SINGLE = 95
     ORDER_BOUND = 100
     COMPLETED_ORDER = 101
     COMPLETED_ORDERS_END = 102
-    HISTORICAL_DATA_END = 108
     CURRENT_TIME_IN_MILLIS = 109
 
 
@@ -174,10 +171,7 @@ PROTO_SINCE: dict[In, int] = {
     In.TICK_STRING: Version.PROTOBUF_MARKET_DATA,
     In.TICK_SNAPSHOT_END: Version.PROTOBUF_MARKET_DATA,
     In.MARKET_DATA_TYPE: Version.PROTOBUF_MARKET_DATA,
-    In.HISTORICAL_DATA: Version.PROTOBUF_HISTORICAL_DATA,
-    In.HISTORICAL_DATA_UPDATE: Version.PROTOBUF_HISTORICAL_DATA,
     In.REAL_TIME_BARS: Version.PROTOBUF_HISTORICAL_DATA,
-    In.HISTORICAL_DATA_END: Version.PROTOBUF_HISTORICAL_DATA,
     In.NEXT_VALID_ID: Version.PROTOBUF_REST_MESSAGES_3,
     In.CURRENT_TIME: Version.PROTOBUF_REST_MESSAGES_3,
     In.CURRENT_TIME_IN_MILLIS: Version.PROTOBUF_REST_MESSAGES_3,
@@ -785,66 +779,7 @@ class Encoder:
             fields.append(num(realized_pnl))
         return fields
 
-    # -- historical data -------------------------------------------------------------
-
-    def historical_data(self, req_id: int, bars: list[Bar], start: str, end: str) -> bytes:
-        """The bars and the end marker: one message below 196, two from 196."""
-        if self._proto(In.HISTORICAL_DATA):
-            data = self._pb(
-                In.HISTORICAL_DATA,
-                "HistoricalData",
-                reqId=req_id,
-                historicalDataBars=[self._bar_proto(bar) for bar in bars],
-            )
-            return data + self._pb(
-                In.HISTORICAL_DATA_END,
-                "HistoricalDataEnd",
-                reqId=req_id,
-                startDateStr=start,
-                endDateStr=end,
-            )
-        v = self.version
-        f: list[object] = []
-        if v < Version.SYNT_REALTIME_BARS:
-            f.append(3)
-        f.append(req_id)
-        if v < Version.HISTORICAL_DATA_END:
-            f += [start, end]
-        f.append(len(bars))
-        for bar in bars:
-            f += [bar.date, num(bar.open), num(bar.high), num(bar.low), num(bar.close)]
-            f += [bar.volume, num(bar.wap)]
-            if v < Version.SYNT_REALTIME_BARS:
-                f.append("false")  # hasGaps
-            f.append(bar.bar_count)
-        data = self._text(In.HISTORICAL_DATA, f)
-        if v < Version.HISTORICAL_DATA_END:
-            return data
-        return data + self._text(In.HISTORICAL_DATA_END, (req_id, start, end))
-
-    def historical_data_update(self, req_id: int, bar: Bar) -> bytes:
-        """historicalDataUpdate: the latest bar of a keep-up-to-date request."""
-        if self._proto(In.HISTORICAL_DATA_UPDATE):
-            return self._pb(
-                In.HISTORICAL_DATA_UPDATE,
-                "HistoricalDataUpdate",
-                reqId=req_id,
-                historicalDataBar=self._bar_proto(bar),
-            )
-        return self._text(
-            In.HISTORICAL_DATA_UPDATE,
-            (
-                req_id,
-                bar.bar_count,
-                bar.date,
-                num(bar.open),
-                num(bar.close),
-                num(bar.high),
-                num(bar.low),
-                num(bar.wap),
-                bar.volume,
-            ),
-        )
+    # -- real-time bars (historical data: sim._families.historical) ---------------------
 
     def real_time_bar(self, req_id: int, bar: Bar) -> bytes:
         """realtimeBar: one 5-second bar (``bar.date`` holds its start, epoch seconds).
@@ -881,20 +816,6 @@ class Encoder:
                 num(bar.wap),
                 bar.bar_count,
             ),
-        )
-
-    @staticmethod
-    def _bar_proto(bar: Bar) -> Any:
-        """The HistoricalDataBar message of a bar."""
-        return pb("HistoricalDataBar")(
-            date=bar.date,
-            open=bar.open,
-            high=bar.high,
-            low=bar.low,
-            close=bar.close,
-            volume=str(bar.volume),
-            WAP=num(bar.wap),
-            barCount=bar.bar_count,
         )
 
     # -- market data -----------------------------------------------------------------

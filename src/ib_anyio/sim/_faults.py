@@ -58,12 +58,17 @@ class Faults:
         refused_client_ids: Client ids whose ``startApi`` closes the connection (recorded
             as ``"refused"``); :meth:`outage` with a ``client_id`` adds to it and
             :meth:`restore` empties it.
+        unsubscribed: Symbols (``"IBM"``) whose market data the simulated account has no
+            subscription for: their historical data requests get error 162 "Historical
+            Market Data Service error message:No market data permissions for <exchange>
+            <secType>".
     """
 
     def __init__(self, server: SimServer) -> None:
         self._server = server
         self.refuse_api = False
         self.refused_client_ids: set[int] = set()
+        self.unsubscribed: set[str] = set()
 
     def _targets(self, client_id: int | None) -> list[_Connection]:
         return [

@@ -44,7 +44,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any, final
 
@@ -73,8 +73,6 @@ from ._protocol import (
     split_message,
 )
 from ._rules import (
-    HIST_PACING_CODE,
-    HIST_PACING_TEXT,
     MAX_TICKERS_CODE,
     MAX_TICKERS_TEXT,
     MSG_RATE_CODE,
@@ -90,10 +88,7 @@ from ._universe import (
     UNIVERSE,
     Instrument,
     Quote,
-    bar_updates,
-    historical_bars,
     match,
-    parse_end,
     quotes,
     real_time_bar,
 )
@@ -682,34 +677,6 @@ class _Connection:
             req_id, 200, f"The contract description specified for {symbol} is ambiguous."
         )
 
-    async def req_historical_data(self, fields: Fields) -> None:
-        req_id = int_field(fields, "reqId")
-        if self.hist_pacing.violation(fields):
-            await self.send(self._error(req_id, HIST_PACING_CODE, HIST_PACING_TEXT))
-            return
-        inst = self._one(req_id, fields.get("contract"))
-        if isinstance(inst, bytes):
-            await self.send(inst)
-            return
-        bars, start, end = historical_bars(
-            inst,
-            self.server.seed,
-            duration=str(fields.get("durationStr", "")),
-            bar_size=str(fields.get("barSizeSetting", "")),
-            end=parse_end(str(fields.get("endDateTime", "")), inst),
-            use_rth=bool(fields.get("useRTH")),
-            format_date=int_field(fields, "formatDate") or 1,
-        )
-        await self.send(self.encoder.historical_data(req_id, bars, start, end))
-        if fields.get("keepUpToDate") and bars:
-            updates = bar_updates(bars[-1], inst, self.server.seed)
-            self._start("bars", req_id, lambda: self._stream_bars(req_id, updates))
-
-    async def _stream_bars(self, req_id: int, updates: Iterator[Any]) -> None:
-        for bar in updates:
-            await anyio.sleep(self.server.tick_interval)
-            await self.send_market_data(self.encoder.historical_data_update(req_id, bar))
-
     async def req_real_time_bars(self, fields: Fields) -> None:
         req_id = int_field(fields, "reqId")
         if self.hist_pacing.real_time_violation(fields):
@@ -740,9 +707,6 @@ class _Connection:
 
     async def cancel_real_time_bars(self, fields: Fields) -> None:
         self._cancel("rtbars", int_field(fields, "reqId"))
-
-    async def cancel_historical_data(self, fields: Fields) -> None:
-        self._cancel("bars", int_field(fields, "reqId"))
 
     async def cancel_mkt_data(self, fields: Fields) -> None:
         req_id = int_field(fields, "reqId")
@@ -881,8 +845,6 @@ _HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
     Out.REQ_CURRENT_TIME: _Connection.req_current_time,
     Out.REQ_CURRENT_TIME_IN_MILLIS: _Connection.req_current_time_in_millis,
     Out.REQ_MARKET_DATA_TYPE: _Connection.req_market_data_type,
-    Out.REQ_HISTORICAL_DATA: _Connection.req_historical_data,
-    Out.CANCEL_HISTORICAL_DATA: _Connection.cancel_historical_data,
     Out.REQ_REAL_TIME_BARS: _Connection.req_real_time_bars,
     Out.CANCEL_REAL_TIME_BARS: _Connection.cancel_real_time_bars,
     Out.REQ_MKT_DATA: _Connection.req_mkt_data,

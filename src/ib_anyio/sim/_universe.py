@@ -33,9 +33,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 import attrs
@@ -449,34 +448,6 @@ class Bar:
     bar_count: int
 
 
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def bar_seconds(bar_size: str) -> int:
-    """Seconds in a TWS bar size such as ``"5 mins"`` or ``"1 day"`` (default 1 hour)."""
-    count, _, unit = bar_size.strip().lower().partition(" ")
-    try:
-        n = int(count)
-    except ValueError:
-        return 3600
-    if unit.startswith("mon"):
-        return n * 30 * 86400
-    if unit.startswith("min"):
-        return n * 60
-    return n * _UNIT_SECONDS.get(unit[:1], 3600)
-
-
-def duration_seconds(duration: str) -> int:
-    """Seconds in a TWS duration such as ``"1 D"`` or ``"3600 S"`` (default 1 day)."""
-    count, _, unit = duration.strip().upper().partition(" ")
-    try:
-        n = int(count)
-    except ValueError:
-        return 86400
-    factor = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
-    return n * factor.get(unit[:1], 86400)
-
-
 def _zone(name: str) -> tzinfo:
     if ZoneInfo is not None:
         try:
@@ -486,151 +457,12 @@ def _zone(name: str) -> tzinfo:
     return timezone.utc
 
 
-def parse_end(end_date_time: str, inst: Instrument, now: float | None = None) -> datetime:
-    """Bar series end: TWS ``endDateTime`` (``yyyymmdd hh:mm:ss [zone]``, ``yyyymmdd-hh:mm:ss``
-    in UTC) or, when empty or unreadable, the current time."""
-    text = end_date_time.strip()
-    zone = _zone(inst.time_zone)
-    if "-" in text[:9]:
-        text, zone = text.replace("-", " ", 1), timezone.utc
-    parts = text.split(" ")
-    if len(parts) >= 2:
-        if len(parts) >= 3:
-            zone = _zone(parts[2])
-        try:
-            return datetime.strptime(" ".join(parts[:2]), "%Y%m%d %H:%M:%S").replace(tzinfo=zone)
-        except ValueError:
-            pass
-    return datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
-
-
 def _in_session(inst: Instrument, local: datetime) -> bool:
     if local.weekday() >= 5:
         return False
     start, end = inst.session
     minute = local.hour * 60 + local.minute
     return start <= minute < end
-
-
-def _bar_starts(
-    inst: Instrument, end: datetime, step: int, count: int, rth: bool
-) -> list[datetime]:
-    local_end = end.astimezone(_zone(inst.time_zone))
-    if step >= 86400:
-        day = local_end.replace(hour=0, minute=0, second=0, microsecond=0)
-        if step > 86400:
-            return [day - timedelta(seconds=step * i) for i in range(count)][::-1]
-        days: list[datetime] = []
-        while len(days) < count:
-            if day.weekday() < 5:
-                days.append(day)
-            day -= timedelta(days=1)
-        return days[::-1]
-    open_minute, close_minute = inst.session if rth else _ALL_DAY
-    starts: list[datetime] = []
-    t = local_end - timedelta(seconds=1)  # the last instant the series covers
-    while len(starts) < count:
-        day_open = t.replace(
-            hour=open_minute // 60, minute=open_minute % 60, second=0, microsecond=0
-        )
-        t = day_open + timedelta(seconds=step * math.floor((t - day_open).total_seconds() / step))
-        if not rth or _in_session(inst, t):
-            starts.append(t)
-            t -= timedelta(seconds=1)
-            continue
-        # before the open or on a weekend: continue just before the previous session close
-        close = t.replace(
-            hour=close_minute // 60, minute=close_minute % 60, second=0, microsecond=0
-        )
-        while close > t or close.weekday() >= 5:
-            close -= timedelta(days=1)
-        t = close - timedelta(seconds=1)
-    return starts[::-1]
-
-
-def format_bar_date(start: datetime, step: int, format_date: int, inst: Instrument) -> str:
-    if step >= 86400:
-        return start.strftime("%Y%m%d")
-    if format_date == 2:
-        return str(int(start.timestamp()))
-    return f"{start.strftime('%Y%m%d %H:%M:%S')} {inst.time_zone}"
-
-
-def historical_bars(
-    inst: Instrument,
-    seed: int,
-    *,
-    duration: str,
-    bar_size: str,
-    end: datetime,
-    use_rth: bool,
-    format_date: int,
-    limit: int = 5000,
-) -> tuple[list[Bar], str, str]:
-    """Bars for a historical data request, plus the start and end strings of
-    ``historicalDataEnd``. Prices depend only on ``seed``, instrument and bar size."""
-    step = max(1, bar_seconds(bar_size))
-    span = duration_seconds(duration)
-    if step >= 86400:
-        count = max(1, round(span / step * (5 / 7 if step == 86400 else 1)))
-    else:
-        start, stop = inst.session if use_rth else _ALL_DAY
-        per_day = (stop - start) * 60
-        days = span / 86400
-        session_seconds = span if days < 1 else max(1, round(days * 5 / 7)) * per_day
-        count = max(1, math.ceil(min(span, session_seconds) / step))
-    count = min(count, limit)
-    starts = _bar_starts(inst, end, step, count, use_rth and inst.session != _ALL_DAY)
-    rng = random.Random(f"{seed}:bars:{inst.con_id}:{step}")
-    tick = inst.min_tick
-    sigma = 0.004 * math.sqrt(min(step, 86400) / 3600)
-    price = inst.base_price
-    bars = []
-    for bar_start in starts:
-        open_ = round_to_tick(price, tick)
-        close = round_to_tick(open_ * (1 + rng.gauss(0, sigma)), tick)
-        high = round_to_tick(max(open_, close) * (1 + abs(rng.gauss(0, sigma / 2))), tick)
-        low = round_to_tick(min(open_, close) * (1 - abs(rng.gauss(0, sigma / 2))), tick)
-        volume = int(rng.uniform(200, 5000) * math.sqrt(step))
-        wap = round((high + low + close) / 3, 6)
-        bar_count = max(1, volume // rng.randint(50, 150))
-        bars.append(
-            Bar(
-                format_bar_date(bar_start, step, format_date, inst),
-                open_,
-                high,
-                low,
-                close,
-                volume,
-                wap,
-                bar_count,
-            )
-        )
-        price = close
-    stamp = "%Y%m%d %H:%M:%S"
-    zone = _zone(inst.time_zone)
-    first = end - timedelta(seconds=span)
-    start_text = f"{first.astimezone(zone).strftime(stamp)} {inst.time_zone}"
-    end_text = f"{end.astimezone(zone).strftime(stamp)} {inst.time_zone}"
-    return bars, start_text, end_text
-
-
-def bar_updates(last: Bar, inst: Instrument, seed: int) -> Iterator[Bar]:
-    """Endless updates of the last bar, as ``keepUpToDate`` streams them."""
-    rng = random.Random(f"{seed}:update:{inst.con_id}:{last.date}")
-    high, low, close, volume = last.high, last.low, last.close, last.volume
-    while True:
-        close = round_to_tick(close * (1 + rng.gauss(0, 0.0005)), inst.min_tick)
-        high, low = max(high, close), min(low, close)
-        volume += rng.randint(1, 50)
-        yield attrs.evolve(
-            last,
-            high=high,
-            low=low,
-            close=close,
-            volume=volume,
-            wap=round((high + low + close) / 3, 6),
-        )
 
 
 # -- streaming quotes ------------------------------------------------------------------

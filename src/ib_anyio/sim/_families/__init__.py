@@ -6,7 +6,7 @@ protobuf), what the server does with it, and how the answers are encoded. It
 exports one :class:`Family`; :data:`FAMILIES` lists them, and the server and
 the request decoder merge their tables (``_server._HANDLERS``,
 ``_decode.decode_request``). The families the simulator served first
-(connection, orders, the account, quotes, historical bars) live in
+(connection, orders, the account, quotes, real-time bars) live in
 ``_server``, ``_desk`` and ``_decode`` themselves.
 """
 
@@ -36,6 +36,7 @@ FAMILIES: tuple[str, ...] = (
     "market_depth",
     "news",
     "scanners",
+    "historical",
 )
 
 
