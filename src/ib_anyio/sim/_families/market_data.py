@@ -46,8 +46,8 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
