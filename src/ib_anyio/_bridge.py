@@ -199,7 +199,12 @@ class StreamRoute(Route):
             self._wake_needed = False
             self._bridge._schedule_wake(self)
 
-    end = push
+    def end(self, item: object) -> None:
+        """An end callback's item is delivered like any other. A ``done`` flag (no
+        item) ends nothing here: in a stream it closes an initial batch, e.g. the
+        historical ticks ``req_tick_by_tick_data`` starts with."""
+        if item is not None:
+            self.push(item)
 
     def fail(self, exc: BaseException) -> None:
         self._limit = 0
