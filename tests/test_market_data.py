@@ -106,7 +106,10 @@ async def test_generic_ticks(server: sim.SimServer, client: ib_anyio.Client) -> 
     assert shortable.value == 3.0
     rt_volume = next(i for i in got if isinstance(i, items.TickString) and i.tick_type == 48)
     price, size, _, volume, _, single = rt_volume.value.split(";")
-    assert float(price) > 0 and int(size) > 0 and int(volume) > 0 and single == "false"
+    assert float(price) > 0
+    assert int(size) > 0
+    assert int(volume) > 0
+    assert single == "false"
     await _cancelled(server, "cancelMktData", req_id)
     (sent,) = [m for m in server.received if m.name == "reqMktData"]
     assert sent.fields["genericTickList"] == _GENERIC
@@ -122,8 +125,11 @@ async def test_option_greeks(server: sim.SimServer, client: ib_anyio.Client) -> 
     assert model.tick_attrib == 0  # the model: return-based
     assert 0.2 < model.implied_vol < 0.4
     assert 0.3 < model.delta < 0.9
-    assert model.gamma > 0 and model.vega > 0 and model.theta < 0
-    assert model.opt_price > 0 and model.pv_dividend == 0.0
+    assert model.gamma > 0
+    assert model.vega > 0
+    assert model.theta < 0
+    assert model.opt_price > 0
+    assert model.pv_dividend == 0.0
     assert model.und_price == pytest.approx(aapl)
     for bid_ask_last in (computations[10], computations[11], computations[12]):
         assert bid_ask_last.tick_attrib == 1  # price-based
@@ -145,7 +151,7 @@ async def test_news_ticks_without_market_data(
         got = await _until(ticks, lambda got: sum(isinstance(i, items.TickNews) for i in got) == 3)
         req_id = ticks.req_id
     assert isinstance(got[0], items.TickReqParams)
-    news = [i for i in got[1:]]
+    news = list(got[1:])
     assert all(isinstance(i, items.TickNews) for i in news)  # mdoff: no price ticks
     providers = [n.provider_code for n in news]  # type: ignore[attr-defined]
     assert providers == ["BRFG", "BRFUPDN", "DJ-N"]
@@ -176,48 +182,39 @@ async def test_future_has_efp_ticks(client: ib_anyio.Client) -> None:
     efp = {i.tick_type: i for i in got if isinstance(i, items.TickEFP)}
     assert set(efp) == {38, 39}
     bid = efp[38]
-    assert bid.hold_days > 0 and bid.future_last_trade_date == "20261218"
+    assert bid.hold_days > 0
+    assert bid.future_last_trade_date == "20261218"
     assert bid.formatted_basis_points == f"{bid.basis_points:.2f}"
     assert 86 in _types(got, items.TickSize)  # futures open interest
 
 
-@pytest.mark.parametrize(
-    ("generic", "snapshot", "message"),
-    [
-        (
-            "100,999",
-            False,
-            r"^TWS error 321 for request \d+: Error validating request\.-'bW' : cause - "
-            r"Incorrect generic tick list of 999\.  Legal ones for \(STK\) are: "
-            r"100\(Option Volume\),.*$",
-        ),
-        (
-            "233",
-            True,
-            r"^TWS error 321 for request \d+: Error validating request\.-'bW' : cause - "
-            r"Snapshot market data subscription is not applicable to generic ticks$",
-        ),
-    ],
-    ids=["unknown-generic-tick", "snapshot-with-generic-ticks"],
-)
-async def test_invalid_generic_ticks(
-    server: sim.SimServer, client: ib_anyio.Client, generic: str, snapshot: bool, message: str
-) -> None:
-    with anyio.fail_after(WAIT), pytest.raises(ib_anyio.TWSError, match=message):
-        if snapshot:
-            await client.req_mkt_data(stock(), generic, snapshot=True)
-        else:
-            async with client.req_mkt_data(stock(), generic) as ticks:
-                await ticks.receive()
+_INVALID = r"^TWS error 321 for request \d+: Error validating request\.-'bW' : cause - "
+
+
+async def test_unknown_generic_tick(server: sim.SimServer, client: ib_anyio.Client) -> None:
+    message = (
+        _INVALID + r"Incorrect generic tick list of 999\.  Legal ones for \(STK\) are: "
+        r"100\(Option Volume\),.*$"
+    )
+    async with client.req_mkt_data(stock(), "100,999") as ticks:
+        with anyio.fail_after(WAIT), pytest.raises(ib_anyio.TWSError, match=message):
+            await ticks.receive()
     assert not [m for m in server.received if m.name == "cancelMktData"]  # TWS ended it
+
+
+async def test_snapshot_with_generic_ticks(server: sim.SimServer, client: ib_anyio.Client) -> None:
+    message = _INVALID + r"Snapshot market data subscription is not applicable to generic ticks$"
+    with anyio.fail_after(WAIT), pytest.raises(ib_anyio.TWSError, match=message):
+        await client.req_mkt_data(stock(), "233", snapshot=True)
+    assert not [m for m in server.received if m.name == "cancelMktData"]
 
 
 async def test_unknown_contract(server: sim.SimServer, client: ib_anyio.Client) -> None:
     message = (
         r"^TWS error 200 for request \d+: No security definition has been found for the request$"
     )
-    with anyio.fail_after(WAIT), pytest.raises(ib_anyio.TWSError, match=message):
-        async with client.req_mkt_data(stock("NOPE")) as ticks:
+    async with client.req_mkt_data(stock("NOPE")) as ticks:
+        with anyio.fail_after(WAIT), pytest.raises(ib_anyio.TWSError, match=message):
             await ticks.receive()
     assert not [m for m in server.received if m.name == "cancelMktData"]
 
@@ -275,16 +272,20 @@ async def test_tick_by_tick(
         req_id = ticks.req_id
     first, *rest = got
     assert isinstance(first, history)
-    assert first.done and len(first.ticks) == 5  # type: ignore[attr-defined]
+    assert first.done
+    assert len(first.ticks) == 5
     times = [t.time for t in first.ticks]  # type: ignore[attr-defined]
     assert times == sorted(times)
     assert all(isinstance(item, live) for item in rest)
     tick = rest[0]
     if isinstance(tick, items.TickByTickAllLast):
         assert tick.tick_type == (1 if tick_type == "Last" else 2)
-        assert tick.price > 0 and tick.size > 0 and tick.exchange == "NASDAQ"
+        assert tick.price > 0
+        assert tick.size > 0
+        assert tick.exchange == "NASDAQ"
     elif isinstance(tick, items.TickByTickBidAsk):
-        assert 0 < tick.bid_price < tick.ask_price and tick.bid_size > 0
+        assert 0 < tick.bid_price < tick.ask_price
+        assert tick.bid_size > 0
     else:
         assert isinstance(tick, items.TickByTickMidPoint)
         assert tick.mid_point > 0
@@ -304,8 +305,8 @@ async def test_tick_by_tick_unknown_type(server: sim.SimServer, client: ib_anyio
         r"^TWS error 10189 for request \d+: Failed to request tick-by-tick data:"
         r"Trades ticks are not supported for AAPL$"
     )
-    with anyio.fail_after(WAIT), pytest.raises(ib_anyio.TWSError, match=message):
-        async with client.req_tick_by_tick_data(stock(), "Trades") as ticks:
+    async with client.req_tick_by_tick_data(stock(), "Trades") as ticks:
+        with anyio.fail_after(WAIT), pytest.raises(ib_anyio.TWSError, match=message):
             await ticks.receive()
     assert not [m for m in server.received if m.name == "cancelTickByTickData"]
 
@@ -342,7 +343,9 @@ async def test_calculate_option_price(server: sim.SimServer, client: ib_anyio.Cl
     assert result.tick_type == 53
     assert result.implied_vol == 0.25
     assert result.opt_price == pytest.approx(_model_price(220.0, "P", 225.0, 0.25), abs=1e-5)
-    assert -0.5 < result.delta < 0 and result.gamma > 0 and result.vega > 0
+    assert -0.5 < result.delta < 0
+    assert result.gamma > 0
+    assert result.vega > 0
     assert result.und_price == 225.0
     (sent,) = [m for m in server.received if m.name == "calculateOptionPrice"]
     assert (sent.fields["volatility"], sent.fields["underPrice"]) == (0.25, 225.0)
