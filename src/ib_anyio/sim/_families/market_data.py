@@ -31,6 +31,11 @@ What TWS does and the simulator copies:
   dividends). The client cancels the calculation once answered; the simulator has
   nothing left running by then. A contract that is not an option gets error 321.
 
+The texts of error 321 for the generic tick list are TWS's (its list of legal ticks
+shortened to those the simulator serves); those of 10189 for a tick-by-tick type and of
+321 for a calculation on a stock are the simulator's wording, TWS's exact texts for
+these cases not being known to us.
+
 Message layouts (mirroring ``decoder.py``): tickOptionComputation has a version field
 below 156 (``PRICE_BASED_VOLATILITY``) and the ``tickAttrib`` field from 156; tickGeneric
 and tickEFP a version field; tickReqParams, tickNews, tickByTick and the historical tick
@@ -470,11 +475,11 @@ def parse_generic(text: str) -> tuple[set[int], bool, list[str]]:
     return ids, mdoff, bad
 
 
-def _legal(inst: Instrument) -> str:
+def _legal() -> str:
     return ",".join(f"{k}({v})" for k, v in GENERIC_TICKS.items())
 
 
-def _validation_error(req_id: int, cause: str) -> str:
+def _validation_error(cause: str) -> str:
     return f"Error validating request.-'bW' : cause - {cause}"
 
 
@@ -611,13 +616,13 @@ async def req_mkt_data(conn: _Connection, fields: Fields) -> None:
     if bad:
         cause = (
             f"Incorrect generic tick list of {','.join(bad)}.  "
-            f"Legal ones for ({inst.sec_type}) are: {_legal(inst)}"
+            f"Legal ones for ({inst.sec_type}) are: {_legal()}"
         )
-        await conn.send(conn._error(req_id, VALIDATION_CODE, _validation_error(req_id, cause)))
+        await conn.send(conn._error(req_id, VALIDATION_CODE, _validation_error(cause)))
         return
     if snapshot and (ids or mdoff):
         cause = "Snapshot market data subscription is not applicable to generic ticks"
-        await conn.send(conn._error(req_id, VALIDATION_CODE, _validation_error(req_id, cause)))
+        await conn.send(conn._error(req_id, VALIDATION_CODE, _validation_error(cause)))
         return
     limit = conn.server.rules.max_tickers
     if not snapshot and limit is not None and req_id not in conn.ticks and len(conn.ticks) >= limit:
@@ -746,7 +751,7 @@ async def _calculate(conn: _Connection, fields: Fields, *, implied: bool) -> Non
             if inst.sec_type != "OPT"
             else f"Invalid {what} or underlying price"
         )
-        await conn.send(conn._error(req_id, VALIDATION_CODE, _validation_error(req_id, cause)))
+        await conn.send(conn._error(req_id, VALIDATION_CODE, _validation_error(cause)))
         return
     values = option_values(inst, under, **({"price": given} if implied else {"vol": given}))
     data = tick_option_computation(conn.encoder, req_id, CUST_OPTION_COMPUTATION, values)
