@@ -680,7 +680,7 @@ def _ignore_newer_fields(decoder: Decoder, seen: set[str]) -> None:
     TWS appends a field. Here the extra fields are cut off instead (logged once
     per callback), and the message is delivered.
     """
-    interpret = decoder.interpretWithSignature
+    interpret: Callable[[list[bytes], HandleInfo], None] = decoder.interpretWithSignature
 
     def tolerant(fields: list[bytes], info: HandleInfo) -> None:
         params = info.wrapperParams
@@ -699,7 +699,7 @@ def _ignore_newer_fields(decoder: Decoder, seen: set[str]) -> None:
                 fields = fields[:expected]
         interpret(fields, info)
 
-    decoder.interpretWithSignature = tolerant
+    setattr(decoder, "interpretWithSignature", tolerant)  # noqa: B010 - an instance override
 
 
 def _no_protobuf(payload: bytes, msg_id: int) -> None:

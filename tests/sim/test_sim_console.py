@@ -144,7 +144,7 @@ async def test_tick_with_newer_fields(server: SimServer, monkeypatch: pytest.Mon
         assert isinstance(generic, items.TickGeneric)
         assert (generic.tick_type, generic.value) == (49, 2.5)
         # only the second carries a field no ibapi knows (which ib_anyio ignores)
-        assert [b"newer field" in data for data in written] == [False, True]
+        assert [b"newer" in data for data in written] == [False, True]  # text or protobuf
         assert client.is_connected
 
 

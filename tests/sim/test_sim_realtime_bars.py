@@ -133,7 +133,7 @@ async def test_ib_anyio_stream_and_one_cancel(version: int) -> None:
         sim.serve(server_version=version, tick_interval=0.01) as server,
         ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as client,
     ):
-        assert client.server_version == version
+        assert client.server_version == min(version, max_version())  # ibapi 9.81: 157
         with anyio.fail_after(WAIT):
             async with client.req_real_time_bars(aapl(), 5, "MIDPOINT", False) as stream:
                 bars = []

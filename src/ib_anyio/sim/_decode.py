@@ -262,18 +262,6 @@ def _text_mkt_data(f: _Text, v: int) -> Fields:
     return fields
 
 
-def _text_contract_data(f: _Text, v: int) -> Fields:
-    f.skip()  # version
-    req_id = f.integer()
-    contract = _text_contract(f)
-    contract["includeExpired"] = f.flag()
-    contract["secIdType"] = f.text()
-    contract["secId"] = f.text()
-    if v >= Version.BOND_ISSUERID:
-        contract["issuerId"] = f.text()
-    return {"reqId": req_id, "contract": contract}
-
-
 def _text_historical_data(f: _Text, v: int) -> Fields:
     if v < Version.SYNT_REALTIME_BARS:
         f.skip()  # version
@@ -411,7 +399,6 @@ _TEXT: dict[int, Callable[[_Text, int], Fields]] = {
     Out.REQ_MKT_DATA: _text_mkt_data,
     Out.CANCEL_MKT_DATA: _text_versioned("reqId"),
     Out.REQ_IDS: _text_versioned("numIds"),
-    Out.REQ_CONTRACT_DATA: _text_contract_data,
     Out.REQ_MANAGED_ACCTS: _text_versioned(),
     Out.REQ_HISTORICAL_DATA: _text_historical_data,
     Out.CANCEL_HISTORICAL_DATA: _text_versioned("reqId"),
@@ -565,10 +552,6 @@ _PROTO: dict[int, tuple[str, Callable[[Any], Fields]]] = {
     Out.REQ_MKT_DATA: ("MarketDataRequest", _proto_mkt_data),
     Out.CANCEL_MKT_DATA: ("CancelMarketData", lambda p: {"reqId": p.reqId}),
     Out.REQ_IDS: ("IdsRequest", lambda p: {"numIds": p.numIds}),
-    Out.REQ_CONTRACT_DATA: (
-        "ContractDataRequest",
-        lambda p: {"reqId": p.reqId, "contract": _proto_contract(p.contract)},
-    ),
     Out.REQ_MANAGED_ACCTS: ("ManagedAccountsRequest", lambda p: {}),
     Out.REQ_HISTORICAL_DATA: ("HistoricalDataRequest", _proto_historical_data),
     Out.CANCEL_HISTORICAL_DATA: ("CancelHistoricalData", lambda p: {"reqId": p.reqId}),

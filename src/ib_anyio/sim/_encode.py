@@ -6,17 +6,13 @@ for that message; otherwise text, with exactly the field layout ``decoder.py`` r
 that version. Layout changes the encoders follow (all from ``decoder.py``):
 
 * Most text messages start with a version field the decoder skips. Exceptions: error
-  messages from 194 (``ERROR_TIME``), contract data from 164 (``SIZE_RULES``), historical
-  data from 124 (``SYNT_REALTIME_BARS``), orderStatus from 131 (``MARKET_CAP_PRICE``),
-  openOrder from 145 (``ORDER_CONTAINER``), execDetails from 136 (``LAST_LIQUIDITY``),
-  and messages that never had one: historical data update/end, current time in millis,
-  completedOrder(s), orderBound, pnl, pnlSingle.
+  messages from 194 (``ERROR_TIME``), historical data from 124 (``SYNT_REALTIME_BARS``),
+  orderStatus from 131 (``MARKET_CAP_PRICE``), openOrder from 145 (``ORDER_CONTAINER``),
+  execDetails from 136 (``LAST_LIQUIDITY``), and messages that never had one: historical
+  data update/end, current time in millis, completedOrder(s), orderBound, pnl, pnlSingle.
 * Error: below 194 ``version, id, code, message[, advancedOrderRejectJson from 166]``;
   from 194 ``id, code, message, advancedOrderRejectJson, errorTimeMillis``.
-* Contract data: ``mdSizeMultiplier`` from 110 until 164, ``sizeMinTick`` at 163 only,
-  ``minSize/sizeIncrement/suggestedSizeIncrement`` from 164, ``lastTradeDate`` from 182,
-  ineligibility reasons from 186, plus aggGroup (121), underlying (122), market rules
-  (126), real expiration date (134) and stock type (152).
+* Contract details and the other reference data: see ``_families.reference``.
 * Historical data: start/end strings lead the bar list until 195; from 196 they travel in
   their own ``historicalDataEnd`` message. Bars carry a ``hasGaps`` field below 124.
 * tickPrice carries the size; the decoder then also calls ``tickSize`` for bid, ask and
@@ -54,7 +50,7 @@ when it lists the message or never negotiates that high):
 * 204 (``PROTOBUF_COMPLETED_ORDER``): completedOrder, its end, and orderBound, which
   10.37.2 can only read as text; ibapi sends the open/completed order requests as
   protobuf from the same version (``common.getServerVersionForMessage``).
-* 205, 206, 208, 213: contract data, market data, historical data (with real-time
+* 206, 208, 213: market data, historical data (with real-time
   bars, whose requests ibapi sends as protobuf from 208 too), and the connection
   messages (next valid id, current time), the versions of their request groups.
 * 207 (``PROTOBUF_ACCOUNTS_POSITIONS``): account values, portfolio, account time and end,
@@ -99,7 +95,7 @@ from ._encode_order import (
     state_commissions,
 )
 from ._protocol import Version, proto_message, text_message
-from ._universe import Bar, Instrument
+from ._universe import Bar
 
 
 class In(enum.IntEnum):
@@ -114,13 +110,11 @@ class In(enum.IntEnum):
     PORTFOLIO_VALUE = 7
     ACCT_UPDATE_TIME = 8
     NEXT_VALID_ID = 9
-    CONTRACT_DATA = 10
     EXECUTION_DATA = 11
     MANAGED_ACCTS = 15
     HISTORICAL_DATA = 17
     TICK_STRING = 46
     CURRENT_TIME = 49
-    CONTRACT_DATA_END = 52
     OPEN_ORDER_END = 53
     ACCT_DOWNLOAD_END = 54
     EXECUTION_DATA_END = 55
@@ -175,8 +169,6 @@ PROTO_SINCE: dict[In, int] = {
     In.PNL: _PROTOBUF_SCAN_DATA,
     In.PNL_SINGLE: _PROTOBUF_SCAN_DATA,
     In.COMMISSION_AND_FEES_REPORT: _PROTOBUF_REST_MESSAGES_1,
-    In.CONTRACT_DATA: Version.PROTOBUF_CONTRACT_DATA,
-    In.CONTRACT_DATA_END: Version.PROTOBUF_CONTRACT_DATA,
     In.TICK_PRICE: Version.PROTOBUF_MARKET_DATA,
     In.TICK_SIZE: Version.PROTOBUF_MARKET_DATA,
     In.TICK_STRING: Version.PROTOBUF_MARKET_DATA,
@@ -792,119 +784,6 @@ class Encoder:
         if self.version >= Since.REALIZED_PNL:
             fields.append(num(realized_pnl))
         return fields
-
-    # -- contract details ------------------------------------------------------------
-
-    def contract_data(self, req_id: int, inst: Instrument, trading_day: str) -> bytes:
-        """contractData: one instrument's details, with trading hours for ``trading_day``."""
-        if self._proto(In.CONTRACT_DATA):
-            return self._pb(
-                In.CONTRACT_DATA,
-                "ContractData",
-                reqId=req_id,
-                contract=self._instrument_proto(inst),
-                contractDetails=self._details_proto(inst, trading_day),
-            )
-        return self._text(In.CONTRACT_DATA, self._contract_fields(req_id, inst, trading_day))
-
-    def _instrument_proto(self, inst: Instrument) -> Any:
-        """The Contract message of an instrument (contract details)."""
-        fields: dict[str, Any] = {
-            "conId": inst.con_id,
-            "symbol": inst.symbol,
-            "secType": inst.sec_type,
-            "exchange": inst.exchange,
-            "currency": inst.currency,
-            "localSymbol": inst.local_symbol,
-            "tradingClass": inst.trading_class,
-        }
-        if inst.primary_exchange:
-            fields["primaryExch"] = inst.primary_exchange
-        if inst.expiry:
-            fields["lastTradeDateOrContractMonth"] = inst.expiry
-            fields["lastTradeDate"] = inst.expiry
-        if inst.strike:
-            fields["strike"] = inst.strike
-        if inst.right:
-            fields["right"] = inst.right
-        if inst.multiplier:
-            fields["multiplier"] = float(inst.multiplier)
-        return pb("Contract")(**fields)
-
-    def _details_proto(self, inst: Instrument, trading_day: str) -> Any:
-        """The ContractDetails message of an instrument."""
-        fields: dict[str, Any] = {
-            "marketName": inst.market_name,
-            "minTick": num(inst.min_tick),
-            "orderTypes": inst.order_types,
-            "validExchanges": inst.valid_exchanges,
-            "priceMagnifier": 1,
-            "longName": inst.long_name,
-            "timeZoneId": inst.time_zone,
-            "tradingHours": inst.hours(trading_day),
-            "liquidHours": inst.hours(trading_day),
-            "aggGroup": 1,
-            "marketRuleIds": "26",
-            "minSize": "1",
-            "sizeIncrement": inst.size_increment,
-            "suggestedSizeIncrement": inst.size_increment,
-        }
-        optional = {
-            "underConId": inst.under_con_id,
-            "contractMonth": inst.contract_month,
-            "industry": inst.industry,
-            "category": inst.category,
-            "subcategory": inst.subcategory,
-            "underSymbol": inst.under_symbol,
-            "underSecType": inst.under_sec_type,
-            "realExpirationDate": inst.expiry,
-            "stockType": inst.stock_type,
-        }
-        fields.update({key: value for key, value in optional.items() if value})
-        return pb("ContractDetails")(**fields)
-
-    def _contract_fields(self, req_id: int, inst: Instrument, trading_day: str) -> list[object]:
-        """The text fields of contractData at this version."""
-        v = self.version
-        f: list[object] = []
-        if v < Version.SIZE_RULES:
-            f.append(8)
-        f += [req_id, inst.symbol, inst.sec_type, inst.expiry]
-        if v >= Version.LAST_TRADE_DATE:
-            f.append(inst.expiry)
-        f += [num(inst.strike), inst.right, inst.exchange, inst.currency, inst.local_symbol]
-        f += [inst.market_name, inst.trading_class, inst.con_id, num(inst.min_tick)]
-        if Version.MD_SIZE_MULTIPLIER <= v < Version.SIZE_RULES:
-            f.append(1)
-        f += [inst.multiplier, inst.order_types, inst.valid_exchanges, 1, inst.under_con_id]
-        f += [inst.long_name, inst.primary_exchange]
-        f += [inst.contract_month, inst.industry, inst.category, inst.subcategory]
-        f += [inst.time_zone, inst.hours(trading_day), inst.hours(trading_day)]
-        f += ["", 0, 0]  # evRule, evMultiplier, secIdList count
-        if v >= Version.AGG_GROUP:
-            f.append(1)
-        if v >= Version.UNDERLYING_INFO:
-            f += [inst.under_symbol, inst.under_sec_type]
-        if v >= Version.MARKET_RULES:
-            f.append("26")
-        if v >= Version.REAL_EXPIRATION_DATE:
-            f.append(inst.expiry)
-        if v >= Version.STOCK_TYPE:
-            f.append(inst.stock_type)
-        if Version.FRACTIONAL_SIZE_SUPPORT <= v < Version.SIZE_RULES:
-            f.append(inst.size_increment)
-        if v >= Version.SIZE_RULES:
-            f += [1, inst.size_increment, inst.size_increment]
-        # fund fields (from 179) only follow for secType FUND, which the universe lacks
-        if v >= Version.INELIGIBILITY_REASONS:
-            f.append(0)
-        return f
-
-    def contract_data_end(self, req_id: int) -> bytes:
-        """contractDataEnd for ``req_id``."""
-        if self._proto(In.CONTRACT_DATA_END):
-            return self._pb(In.CONTRACT_DATA_END, "ContractDataEnd", reqId=req_id)
-        return self._text(In.CONTRACT_DATA_END, (1, req_id))
 
     # -- historical data -------------------------------------------------------------
 

@@ -259,8 +259,9 @@ class SimServer:
         """Move an instrument's price, deterministically, and keep it there.
 
         Args:
-            contract: A symbol of the universe (``"AAPL"``: its stock, future or forex
-                pair), an :class:`Instrument`, or an ibapi ``Contract`` designating one.
+            contract: A symbol of the universe (``"AAPL"``: its stock, index, forex pair
+                or front-month future), an :class:`Instrument`, or an ibapi ``Contract``
+                designating one.
             bid, ask, last, bid_size, ask_size, last_size: The new values; those left
                 ``None`` keep their current value.
 
@@ -641,20 +642,6 @@ class _Connection:
             req_id, 200, f"The contract description specified for {symbol} is ambiguous."
         )
 
-    async def req_contract_details(self, fields: Fields) -> None:
-        req_id = int_field(fields, "reqId")
-        contract = fields.get("contract")
-        found = match(contract if isinstance(contract, dict) else {})
-        if not found:
-            await self.send(self._error(req_id, 200, NO_SECURITY))
-            return
-        today = time.strftime("%Y%m%d")
-        enc = self.encoder
-        await self.send(
-            b"".join(enc.contract_data(req_id, inst, today) for inst in found)
-            + enc.contract_data_end(req_id)
-        )
-
     async def req_historical_data(self, fields: Fields) -> None:
         req_id = int_field(fields, "reqId")
         if self.hist_pacing.violation(fields):
@@ -756,7 +743,8 @@ def _instrument(contract: str | Instrument | Any) -> Instrument:
     if isinstance(contract, Instrument):
         return contract
     if isinstance(contract, str):
-        found = [i for i in UNIVERSE if i.symbol == contract and i.sec_type != "OPT"]
+        # a symbol names its stock, index, forex pair or front-month future
+        found = [i for i in UNIVERSE if i.symbol == contract and i.sec_type != "OPT"][:1]
         found = found or [i for i in UNIVERSE if contract in (i.local_symbol, i.symbol)]
     else:
         found = match(vars(contract))
@@ -794,7 +782,6 @@ _HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
     Out.REQ_MANAGED_ACCTS: _Connection.req_managed_accts,
     Out.REQ_CURRENT_TIME: _Connection.req_current_time,
     Out.REQ_CURRENT_TIME_IN_MILLIS: _Connection.req_current_time_in_millis,
-    Out.REQ_CONTRACT_DATA: _Connection.req_contract_details,
     Out.REQ_HISTORICAL_DATA: _Connection.req_historical_data,
     Out.CANCEL_HISTORICAL_DATA: _Connection.cancel_historical_data,
     Out.REQ_REAL_TIME_BARS: _Connection.req_real_time_bars,

@@ -7,6 +7,17 @@ Facts relied on:
   strike, right, multiplier, ...). A contract-details request may match many
   instruments (an option chain); market and historical data need exactly one, and TWS
   answers error 200 otherwise.
+* Contract details carry ``marketRuleIds``: one market rule id per valid exchange, in
+  the order of ``validExchanges``; ``reqMarketRule`` gives a rule's price increments
+  (from each ``lowEdge`` price up, prices move by ``increment``). The rule ids and
+  increments here are the simulator's own (:data:`MARKET_RULES`).
+* A bond's details travel as ``bondContractDetails``: CUSIP, coupon, maturity (in the
+  ``lastTradeDateOrContractMonth`` position), issue date, ratings, bond and coupon type,
+  description. TWS finds a bond by conId, by ``secIdType``/``secId`` (CUSIP, ISIN) or by
+  its CUSIP given as the symbol.
+* Option chains: ``reqSecDefOptParams`` answers one message per exchange the options
+  trade on, each with the expirations and the union of the strikes (an expiry may lack
+  some of them: far expiries list fewer strikes), then the End.
 * Historical bar dates: daily and longer bars are ``yyyymmdd``; intraday bars with
   ``formatDate=1`` are ``yyyymmdd hh:mm:ss <time zone>`` in the instrument's zone, with
   ``formatDate=2`` epoch seconds.
@@ -42,6 +53,39 @@ _ALL_DAY = (0, 24 * 60)
 
 
 @attrs.frozen
+class BondTerms:
+    """What ``bondContractDetails`` tells of a bond beyond the common contract fields."""
+
+    cusip: str
+    coupon: float
+    maturity: str
+    issue_date: str
+    ratings: str
+    bond_type: str
+    coupon_type: str
+    desc_append: str
+    callable: bool = False
+    putable: bool = False
+    convertible: bool = False
+    next_option_date: str = ""
+    next_option_type: str = ""
+    next_option_partial: bool = False
+    notes: str = ""
+
+
+#: Market rules by id: ``(lowEdge, increment)`` pairs, lowest edge first. The ids are
+#: the simulator's; the increments are those of the markets they stand for.
+MARKET_RULES: Mapping[int, tuple[tuple[float, float], ...]] = {
+    26: ((0.0, 0.01),),  # US stocks and ETFs
+    32: ((0.0, 0.01), (3.0, 0.05)),  # US options in the penny program
+    67: ((0.0, 0.25),),  # E-mini S&P 500 futures
+    109: ((0.0, 0.01),),  # indices
+    239: ((0.0, 0.00005),),  # IDEALPRO forex majors
+    1192: ((0.0, 0.001),),  # US Treasuries (percent of par)
+}
+
+
+@attrs.frozen
 class Instrument:
     """One tradable contract of the built-in universe, with what contract details report."""
 
@@ -71,6 +115,14 @@ class Instrument:
     under_symbol: str = ""
     under_sec_type: str = ""
     order_types: str = "ACTIVETIM,AD,ALERT,ALLOC,LMT,MKT,MOC,MTL,STP,STPLMT,TRAIL"
+    market_rule: int = 26
+    sec_ids: tuple[tuple[str, str], ...] = ()
+    bond: BondTerms | None = None
+
+    @property
+    def market_rule_ids(self) -> str:
+        """``marketRuleIds``: the instrument's rule id once per valid exchange."""
+        return ",".join([str(self.market_rule)] * len(self.valid_exchanges.split(",")))
 
     @property
     def market_name(self) -> str:
@@ -112,8 +164,21 @@ def _stock(
     )
 
 
-def _aapl_option(con_id: int, strike: float, right: str) -> Instrument:
-    expiry = "20261218"
+#: AAPL option expiries (monthly, third Fridays) and their strikes: the December 2026
+#: expiry lists every 10 dollars around the money, the 2027 ones a wider range.
+AAPL_EXPIRIES: tuple[tuple[str, tuple[float, ...]], ...] = (
+    ("20261218", (220.0, 230.0, 240.0)),
+    ("20270115", (210.0, 220.0, 230.0, 240.0, 250.0)),
+    ("20270219", (210.0, 220.0, 230.0, 240.0, 250.0)),
+    ("20270319", (210.0, 220.0, 230.0, 240.0, 250.0)),
+)
+_OPTION_EXCHANGES = "SMART,AMEX,CBOE,PHLX,PSE,ISE,BOX,BATS,NASDAQOM,MIAX,GEMINI,EDGX"
+
+
+def _aapl_option(con_id: int, strike: float, right: str, expiry: str = "20261218") -> Instrument:
+    # time value grows with the months to expiry (0 for December 2026)
+    months = (int(expiry[:4]) - 2026) * 12 + int(expiry[4:6]) - 12
+    intrinsic = (230.0 - strike) if right == "C" else (strike - 230.0)
     return Instrument(
         con_id=con_id,
         symbol="AAPL",
@@ -124,9 +189,9 @@ def _aapl_option(con_id: int, strike: float, right: str) -> Instrument:
         local_symbol=f"AAPL  {expiry[2:]}{right}{int(strike * 1000):08d}",
         trading_class="AAPL",
         long_name="APPLE INC",
-        base_price=max(1.0, (230.0 - strike) if right == "C" else (strike - 230.0)) + 8.0,
+        base_price=max(1.0, intrinsic) + 8.0 + 2.0 * months,
         min_tick=0.01,
-        valid_exchanges="SMART,AMEX,CBOE,PHLX,PSE,ISE,BOX,BATS,NASDAQOM,MIAX,GEMINI,EDGX",
+        valid_exchanges=_OPTION_EXCHANGES,
         multiplier="100",
         expiry=expiry,
         strike=strike,
@@ -137,6 +202,42 @@ def _aapl_option(con_id: int, strike: float, right: str) -> Instrument:
         under_con_id=265598,
         under_symbol="AAPL",
         under_sec_type="STK",
+        market_rule=32,
+    )
+
+
+def _aapl_options() -> Iterator[Instrument]:
+    """The chain: conIds from 700000000 in expiry, strike, right order (the December
+    2026 ones first, as the simulator always had them)."""
+    con_ids = itertools.count(700_000_000)
+    for expiry, strikes in AAPL_EXPIRIES:
+        for strike in strikes:
+            for right in ("C", "P"):
+                yield _aapl_option(next(con_ids), strike, right, expiry)
+
+
+def _es_future(con_id: int, local_symbol: str, expiry: str, price: float) -> Instrument:
+    return Instrument(
+        con_id=con_id,
+        symbol="ES",
+        sec_type="FUT",
+        currency="USD",
+        exchange="CME",
+        primary_exchange="",
+        local_symbol=local_symbol,
+        trading_class="ES",
+        long_name="E-mini S&P 500",
+        base_price=price,
+        min_tick=0.25,
+        valid_exchanges="CME,QBALGO",
+        time_zone="US/Central",
+        session=_FUTURE_HOURS,
+        multiplier="50",
+        expiry=expiry,
+        under_con_id=11004968,
+        under_symbol="ES",
+        under_sec_type="IND",
+        market_rule=67,
     )
 
 
@@ -151,6 +252,7 @@ UNIVERSE: tuple[Instrument, ...] = (
         category="Computers",
         subcategory="Computers",
         stock_type="COMMON",
+        sec_ids=(("ISIN", "US0378331005"),),
     ),
     _stock(
         272093,
@@ -162,6 +264,7 @@ UNIVERSE: tuple[Instrument, ...] = (
         category="Software",
         subcategory="Software",
         stock_type="COMMON",
+        sec_ids=(("ISIN", "US5949181045"),),
     ),
     _stock(
         8314,
@@ -173,29 +276,22 @@ UNIVERSE: tuple[Instrument, ...] = (
         category="Computers",
         subcategory="Computer Services",
         stock_type="COMMON",
+        sec_ids=(("ISIN", "US4592001014"),),
     ),
-    _stock(756733, "SPY", "ARCA", "SPDR S&P 500 ETF TRUST", 590.0, stock_type="ETF"),
-    Instrument(
-        con_id=637533641,
-        symbol="ES",
-        sec_type="FUT",
-        currency="USD",
-        exchange="CME",
-        primary_exchange="",
-        local_symbol="ESZ6",
-        trading_class="ES",
-        long_name="E-mini S&P 500",
-        base_price=5950.0,
-        min_tick=0.25,
-        valid_exchanges="CME,QBALGO",
-        time_zone="US/Central",
-        session=_FUTURE_HOURS,
-        multiplier="50",
-        expiry="20261218",
-        under_con_id=11004968,
-        under_symbol="ES",
-        under_sec_type="IND",
+    _stock(
+        756733,
+        "SPY",
+        "ARCA",
+        "SPDR S&P 500 ETF TRUST",
+        590.0,
+        stock_type="ETF",
+        sec_ids=(("ISIN", "US78462F1030"),),
     ),
+    # the quarterly E-mini S&P 500 futures, front month first
+    _es_future(637533641, "ESZ6", "20261218", 5950.0),
+    _es_future(649180695, "ESH7", "20270319", 5985.0),
+    _es_future(661047823, "ESM7", "20270618", 6020.0),
+    _es_future(673277364, "ESU7", "20270917", 6055.0),
     Instrument(
         con_id=12087792,
         symbol="EUR",
@@ -211,12 +307,54 @@ UNIVERSE: tuple[Instrument, ...] = (
         valid_exchanges="IDEALPRO",
         session=_ALL_DAY,
         order_types="ACTIVETIM,AD,ALERT,ALLOC,LMT,MKT,STP,STPLMT,TRAIL",
+        market_rule=239,
     ),
-    *(
-        _aapl_option(700_000_000 + i, strike, right)
-        for i, (strike, right) in enumerate(
-            (s, r) for s in (220.0, 230.0, 240.0) for r in ("C", "P")
-        )
+    *_aapl_options(),
+    Instrument(
+        con_id=416904,
+        symbol="SPX",
+        sec_type="IND",
+        currency="USD",
+        exchange="CBOE",
+        primary_exchange="",
+        local_symbol="SPX",
+        trading_class="SPX",
+        long_name="S&P 500 Stock Index",
+        base_price=5900.0,
+        min_tick=0.01,
+        valid_exchanges="CBOE",
+        time_zone="US/Central",
+        session=(8 * 60 + 30, 15 * 60),
+        order_types="",
+        market_rule=109,
+    ),
+    Instrument(
+        con_id=687421535,
+        symbol="US-T",
+        sec_type="BOND",
+        currency="USD",
+        exchange="SMART",
+        primary_exchange="",
+        local_symbol="91282CJZ5",
+        trading_class="US-T",
+        long_name="United States Treasury",
+        base_price=96.5,
+        min_tick=0.001,
+        valid_exchanges="SMART",
+        session=(8 * 60, 17 * 60),
+        order_types="ACTIVETIM,AD,ALERT,ALLOC,LMT,MKT,STP,STPLMT",
+        market_rule=1192,
+        sec_ids=(("CUSIP", "91282CJZ5"), ("ISIN", "US91282CJZ59")),
+        bond=BondTerms(
+            cusip="91282CJZ5",
+            coupon=4.0,
+            maturity="20340215",
+            issue_date="20240215",
+            ratings="AA+",
+            bond_type="US T-NOTE",
+            coupon_type="FIXED",
+            desc_append="T 4 02/15/34",
+        ),
     ),
 )
 
@@ -252,11 +390,17 @@ def match(
     multiplier = _text(contract, "multiplier")
     local_symbol = _text(contract, "localSymbol")
     trading_class = _text(contract, "tradingClass")
-    if not symbol and not local_symbol:
+    sec_id = _text(contract, "secId").upper()
+    sec_id_type = _text(contract, "secIdType").upper()
+    if not symbol and not local_symbol and not sec_id:
         return []
     found = []
     for inst in universe:
-        if symbol and inst.symbol != symbol:
+        ids = dict(inst.sec_ids)
+        if sec_id and ids.get(sec_id_type) != sec_id:
+            continue
+        # a bond may be named by its CUSIP in the symbol field
+        if symbol and inst.symbol != symbol and not (inst.bond and symbol == inst.bond.cusip):
             continue
         if local_symbol and inst.local_symbol != local_symbol:
             continue

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["FAMILIES", "Family", "families"]
 
 #: The family modules, by name (each defines ``FAMILY``).
-FAMILIES: tuple[str, ...] = ("market_data",)
+FAMILIES: tuple[str, ...] = ("market_data", "reference")
 
 
 @attrs.frozen
