@@ -352,6 +352,17 @@ async def test_calculate_option_price(server: sim.SimServer, client: ib_anyio.Cl
     await _cancelled(server, "cancelCalculateOptionPrice", sent.fields["reqId"])
 
 
+async def test_implied_volatility_of_an_impossible_price(client: ib_anyio.Client) -> None:
+    # Below the intrinsic value: no volatility gives it; TWS says "not computed".
+    with anyio.fail_after(WAIT):
+        result = await client.calculate_implied_volatility(option(220.0, "C"), 1.0, 240.0)
+    assert result.implied_vol is None
+    assert result.delta is None
+    assert result.gamma is None
+    assert result.opt_price == 1.0
+    assert result.und_price == 240.0
+
+
 async def test_calculation_on_a_stock_is_an_error(
     server: sim.SimServer, client: ib_anyio.Client
 ) -> None:
