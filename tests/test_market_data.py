@@ -71,6 +71,10 @@ def _types(got: list[object], kind: type) -> set[int]:
     return {item.tick_type for item in got if isinstance(item, kind)}  # type: ignore[attr-defined]
 
 
+def _bids(got: list[object]) -> list[object]:
+    return [i for i in got if isinstance(i, items.TickPrice) and i.tick_type == 1]
+
+
 def _cancels(server: sim.SimServer, name: str) -> list[object]:
     return [m.fields.get("reqId") for m in server.received if m.name == name]
 
@@ -298,6 +302,29 @@ async def test_tick_by_tick_without_history(client: ib_anyio.Client) -> None:
     async with client.req_tick_by_tick_data(stock("IBM"), "BidAsk") as ticks:
         got = await _until(ticks, lambda got: len(got) == 2)
     assert all(isinstance(i, items.TickByTickBidAsk) for i in got)
+
+
+async def _steps(client: ib_anyio.Client) -> None:
+    """Let the simulator's market step a few times (another line's rounds show it)."""
+    async with client.req_mkt_data(stock("MSFT")) as clock:
+        await _until(clock, lambda got: len(_bids(got)) == 5)
+
+
+@pytest.mark.parametrize("ignore_size", [False, True])
+async def test_tick_by_tick_ignore_size(
+    server: sim.SimServer, client: ib_anyio.Client, ignore_size: bool
+) -> None:
+    await server.set_quote("IBM", bid=209.5, ask=209.6, bid_size=10, ask_size=10)  # pinned
+    async with client.req_tick_by_tick_data(stock("IBM"), "BidAsk", ignore_size=ignore_size) as t:
+        got = await _until(t, lambda got: len(got) == 1)
+        await _steps(client)  # an unchanged quote does not tick
+        await server.set_quote("IBM", bid_size=20)  # the size only
+        await _steps(client)
+        await server.set_quote("IBM", bid=209.4)
+        got += await _until(t, lambda got: len(got) == 1)
+    quotes = [(i.bid_price, i.bid_size) for i in got if isinstance(i, items.TickByTickBidAsk)]
+    second = (209.4, 20) if ignore_size else (209.5, 20)
+    assert quotes == [(209.5, 10), second]
 
 
 async def test_tick_by_tick_unknown_type(server: sim.SimServer, client: ib_anyio.Client) -> None:

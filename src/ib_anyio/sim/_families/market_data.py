@@ -24,8 +24,9 @@ What TWS does and the simulator copies:
 * ``reqTickByTickData`` ("Last", "AllLast", "BidAsk", "MidPoint"): with
   ``numberOfTicks`` > 0 first that many historical ticks (at most 1000) in one
   ``historicalTicksLast``/``historicalTicksBidAsk``/``historicalTicks`` with ``done``
-  set, then one tick-by-tick message per market step. An unknown tick type gets error
-  10189.
+  set, then a tick-by-tick message whenever a market step changes what the type shows
+  (with ``ignoreSize``, BidAsk ticks only when the bid or ask price moved). An unknown
+  tick type gets error 10189.
 * ``calculateImpliedVolatility`` / ``calculateOptionPrice``: one ``tickOptionComputation``
   of tick type 53 (``CUST_OPTION_COMPUTATION``) from Black-Scholes (rate 4%, no
   dividends). The client cancels the calculation once answered; the simulator has
@@ -712,16 +713,35 @@ async def req_tick_by_tick_data(conn: _Connection, fields: Fields) -> None:
             )
             ticks.append((now - (count - i), past))
         await conn.send(historical_ticks(conn.encoder, req_id, kind, ticks, exchange))
-    conn._start("tbt", req_id, lambda: _stream_tick_by_tick(conn, req_id, inst, kind, exchange))
+    ignore_size = bool(fields.get("ignoreSize")) and kind == 3
+    conn._start(
+        "tbt", req_id, lambda: _stream_tick_by_tick(conn, req_id, inst, kind, exchange, ignore_size)
+    )
+
+
+def _tick_key(kind: int, q: Quote, ignore_size: bool) -> tuple[float, ...]:
+    """What must change for a tick-by-tick stream of ``kind`` to tick again."""
+    if kind in (1, 2):
+        return (q.last, q.last_size, q.volume)  # a trade
+    if kind == 3:
+        return (q.bid, q.ask) if ignore_size else (q.bid, q.ask, q.bid_size, q.ask_size)
+    return (_mid(q),)
 
 
 async def _stream_tick_by_tick(
-    conn: _Connection, req_id: int, inst: Instrument, kind: int, exchange: str
+    conn: _Connection, req_id: int, inst: Instrument, kind: int, exchange: str, ignore_size: bool
 ) -> None:
+    """The current tick, then one whenever the market step changes what ``kind`` shows
+    (a trade, the bid/ask, the midpoint); with ``ignore_size``, BidAsk only when a price
+    moved. A pinned quote (``set_quote``) ticks once."""
     quote = conn.server.market.quote(inst)
+    sent: tuple[float, ...] | None = None
     while True:
-        message = tick_by_tick(conn.encoder, req_id, kind, int(time.time()), quote, exchange)
-        await conn.send_market_data(message)
+        key = _tick_key(kind, quote, ignore_size)
+        if key != sent:
+            message = tick_by_tick(conn.encoder, req_id, kind, int(time.time()), quote, exchange)
+            await conn.send_market_data(message)
+            sent = key
         await anyio.sleep(conn.server.tick_interval)
         await conn.market_data_open()
         quote = await conn.desk.step(inst)
