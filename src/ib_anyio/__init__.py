@@ -51,6 +51,7 @@ from ._reconnect import Reconnecting as Reconnecting
 from ._reconnect import TWSConnectivity as TWSConnectivity
 from ._stream import ItemStream as ItemStream
 from ._stream import Subscription as Subscription
+from ._ticks import tick_name as tick_name
 
 __all__ = [
     "BracketPlacement",
@@ -96,6 +97,7 @@ __all__ = [
     "UnsupportedServerVersion",
     "connect",
     "ibapi_version",
+    "tick_name",
 ]
 
 #: Names defined by ibapi itself: re-exported as they are.

@@ -202,9 +202,11 @@ class StreamRoute(Route):
             self._bridge._schedule_wake(self)
 
     def end(self, item: object) -> None:
-        """An end callback: delivered as an item. ``None`` (a done flag, or an answer
-        that also ends a one-shot request) has nothing more to deliver: a stream
-        goes on until its consumer leaves."""
+        """An end callback's item is delivered like any other. ``None`` (a done
+        flag, or an answer that also ends a one-shot request) ends nothing here: in
+        a stream it may close an initial batch (the historical ticks
+        ``req_tick_by_tick_data`` starts with); a stream goes on until its consumer
+        leaves."""
         if item is not None:
             self.push(item)
 

@@ -752,7 +752,9 @@ class ClientBase:
                     await route.wait()
         finally:
             self._unregister(route)
-            if sent and not route.finished:  # cancelled or timed out while waiting: tell TWS
+            # Cancelled or timed out while waiting (or answered, for a request TWS keeps
+            # until cancelled): tell TWS. Not after a TWS error: TWS ended it.
+            if sent and (not route.finished or spec.cancel_when_answered):
                 self._cancel(spec, args, route)
             if release is not None:
                 release()

@@ -108,6 +108,8 @@ class RequestSpec:
         added_in: The first ibapi version that has ``call.method``, when the
             oldest supported ibapi lacks it.
         removed_in: The first ibapi version that no longer has it.
+        cancel_when_answered: For a ``"single"`` request TWS keeps open after
+            answering (the option calculations): send ``cancel`` once answered too.
         stream_flag: For requests that stream or answer once depending on a
             flag (``snapshot``, ``keep_up_to_date``), the flag's public name,
             for error messages.
@@ -122,3 +124,4 @@ class RequestSpec:
     added_in: str | None = None
     removed_in: str | None = None
     stream_flag: str | None = None
+    cancel_when_answered: bool = False

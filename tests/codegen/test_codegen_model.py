@@ -120,6 +120,7 @@ def test_model_of_the_real_ibapi() -> None:
     assert "placeOrder" not in requests  # hand-written (ib_anyio._orders)
     assert requests["reqWshMetaData"].added_in == "10.37.2"
     assert requests["reqFundamentalData"].removed_in == "10.50.2"
+    assert requests["calculateOptionPrice"].cancel_when_answered
     items = {i.callback: i for i in model.items}
     assert items["contractDetails"].class_name == "ContractDetailsItem"
     assert items["tickPrice"].class_name == "TickPrice"
@@ -153,3 +154,18 @@ def test_keep_needs_an_end_callback_of_a_one_shot_list() -> None:
     defn = dataclasses.replace(DEFN, callbacks={**DEFN.callbacks, "scannerDataEnd": kept})
     with pytest.raises(GenerationError, match=r"a kept end callback answers one-shot list"):
         build_model(defn, EClient, EWrapper, version=VERSION, class_index=ibapi_class_index())
+
+
+def test_cancel_when_answered_needs_a_single_one_shot_with_a_cancel() -> None:
+    assert DEFN.requests["calculateImpliedVolatility"].cancel_when_answered
+    assert not DEFN.requests["reqHeadTimeStamp"].cancel_when_answered
+    ok = {"kind": "one_shot", "mode": "single", "answers": ["x"], "cancel": "cancelX"}
+    assert definition._request("reqX", {**ok, "cancel_when_answered": True}).cancel_when_answered
+    for bad in ({"mode": "list"}, {"cancel": None}):
+        data = {k: v for k, v in {**ok, **bad}.items() if v is not None}
+        with pytest.raises(
+            definition.DefinitionError,
+            match=r"^client\.requests\.reqX: cancel_when_answered needs a single one_shot "
+            r"with a cancel$",
+        ):
+            definition._request("reqX", {**data, "cancel_when_answered": True})

@@ -88,6 +88,7 @@ class Request:
     added_in: str | None = None
     removed_in: str | None = None
     params: tuple[ParamDecl, ...] | None = None
+    cancel_when_answered: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,7 @@ _REQUEST_KEYS = {
     "added_in",
     "removed_in",
     "params",
+    "cancel_when_answered",
 }
 
 
@@ -301,6 +303,13 @@ def _request(name: str, data: Mapping[str, Any]) -> Request:
     public_ids = data.get("public_ids", False)
     if not isinstance(public_ids, bool):
         raise DefinitionError(f"{where}.public_ids must be a boolean")
+    cancel_when_answered = data.get("cancel_when_answered", False)
+    if not isinstance(cancel_when_answered, bool):
+        raise DefinitionError(f"{where}.cancel_when_answered must be a boolean")
+    if cancel_when_answered and (mode != "single" or kind != "one_shot" or "cancel" not in data):
+        raise DefinitionError(
+            f"{where}: cancel_when_answered needs a single one_shot with a cancel"
+        )
     return Request(
         name=name,
         kind=kind,
@@ -308,6 +317,7 @@ def _request(name: str, data: Mapping[str, Any]) -> Request:
         key=_opt_str(data, "key", where) or "req_id",
         answers=_str_tuple(data, "answers", where),
         cancel=_cancel(data.get("cancel"), where),
+        cancel_when_answered=cancel_when_answered,
         flag=flag,
         stream_when=stream_when,
         consts=_str_map(data, "consts", where),

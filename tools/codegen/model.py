@@ -462,6 +462,7 @@ class RequestModel:
     call_args: tuple[str, ...]
     cancel_method: str | None
     cancel_args: tuple[str, ...]
+    cancel_when_answered: bool
     params: tuple[ClientParam, ...]
     response_alias: str | None
     stream_alias: str | None
@@ -959,6 +960,7 @@ def _request_model(
         call_args=tuple(call_args),
         cancel_method=cancel_method,
         cancel_args=tuple(cancel_args),
+        cancel_when_answered=request.cancel_when_answered,
         params=tuple(params),
         response_alias=response_alias,
         stream_alias=stream_alias,
@@ -1017,6 +1019,8 @@ def _returns_doc(
     if response_alias is not None:
         if request.mode == "single":
             one = f"The first answer, from {_cb_list(data)}."
+            if request.cancel_when_answered:
+                one += f" Then ``{cancel_method}`` is sent: TWS keeps the request until then."
         elif ends:
             one = f"The answers from {_cb_list(data)}, collected until {_cb_list(ends)}"
             finals = [i for i in data if i.final]

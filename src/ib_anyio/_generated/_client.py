@@ -97,6 +97,7 @@ _CALCULATE_IMPLIED_VOLATILITY: Final = RequestSpec(
     key="req_id",
     mode="single",
     cancel=Call("cancelCalculateImpliedVolatility", (REQ_ID,)),
+    cancel_when_answered=True,
 )
 
 _CALCULATE_OPTION_PRICE: Final = RequestSpec(
@@ -111,6 +112,7 @@ _CALCULATE_OPTION_PRICE: Final = RequestSpec(
     key="req_id",
     mode="single",
     cancel=Call("cancelCalculateOptionPrice", (REQ_ID,)),
+    cancel_when_answered=True,
 )
 
 _CANCEL_ORDER: Final = RequestSpec(
@@ -688,7 +690,8 @@ class Client(ClientBase):
             impl_vol_options: Reserved for IB's internal use; leave empty.
 
         Returns:
-            The first answer, from ``tickOptionComputation``.
+            The first answer, from ``tickOptionComputation``. Then
+            ``cancelCalculateImpliedVolatility`` is sent: TWS keeps the request until then.
 
         Raises:
             TWSError: TWS reported an error for this request.
@@ -721,7 +724,8 @@ class Client(ClientBase):
             opt_prc_options: Reserved for IB's internal use; leave empty.
 
         Returns:
-            The first answer, from ``tickOptionComputation``.
+            The first answer, from ``tickOptionComputation``. Then ``cancelCalculateOptionPrice`` is
+            sent: TWS keeps the request until then.
 
         Raises:
             TWSError: TWS reported an error for this request.
@@ -1912,14 +1916,16 @@ class Client(ClientBase):
 
         Args:
             contract: ``contract`` of ``reqTickByTickData``.
-            tick_type: ``tickType`` of ``reqTickByTickData``.
-            number_of_ticks: ``numberOfTicks`` of ``reqTickByTickData``.
-            ignore_size: ``ignoreSize`` of ``reqTickByTickData``.
+            tick_type: ``"Last"``, ``"AllLast"``, ``"BidAsk"`` or ``"MidPoint"``.
+            number_of_ticks: When positive, first this many historical ticks (at most 1000), as one
+                ``HistoricalTicksLast``, ``HistoricalTicksBidAsk`` or ``HistoricalTicks`` item.
+            ignore_size: For ``"BidAsk"``: skip ticks where only the sizes changed.
 
         Returns:
             A subscription to use with ``async with``; it yields the items from
-            ``tickByTickAllLast``, ``tickByTickBidAsk``, ``tickByTickMidPoint``. Leaving the ``async
-            with`` sends ``cancelTickByTickData``.
+            ``tickByTickAllLast``, ``tickByTickBidAsk``, ``tickByTickMidPoint``,
+            ``historicalTicks``, ``historicalTicksBidAsk``, ``historicalTicksLast``. Leaving the
+            ``async with`` sends ``cancelTickByTickData``.
 
         Raises:
             TWSError: TWS reported an error for this request (when iterating, for a subscription).

@@ -623,8 +623,8 @@ class HistoricalSchedule:
 class HistoricalTicks:
     """``EWrapper.historicalTicks``: returns historical tick data when whatToShow=MIDPOINT.
 
-    Answers ``req_historical_ticks()``. Immutable by convention: not frozen, because frozen attrs
-    classes cost three times as much to build on the hot path.
+    Answers ``req_historical_ticks()``, ``req_tick_by_tick_data()``. Immutable by convention: not
+    frozen, because frozen attrs classes cost three times as much to build on the hot path.
 
     Attributes:
         ticks: ``ticks`` of ``historicalTicks``.
@@ -639,8 +639,8 @@ class HistoricalTicks:
 class HistoricalTicksBidAsk:
     """``EWrapper.historicalTicksBidAsk``: returns historical tick data when whatToShow=BID_ASK.
 
-    Answers ``req_historical_ticks()``. Immutable by convention: not frozen, because frozen attrs
-    classes cost three times as much to build on the hot path.
+    Answers ``req_historical_ticks()``, ``req_tick_by_tick_data()``. Immutable by convention: not
+    frozen, because frozen attrs classes cost three times as much to build on the hot path.
 
     Attributes:
         ticks: ``ticks`` of ``historicalTicksBidAsk``.
@@ -655,8 +655,8 @@ class HistoricalTicksBidAsk:
 class HistoricalTicksLast:
     """``EWrapper.historicalTicksLast``: returns historical tick data when whatToShow=TRADES.
 
-    Answers ``req_historical_ticks()``. Immutable by convention: not frozen, because frozen attrs
-    classes cost three times as much to build on the hot path.
+    Answers ``req_historical_ticks()``, ``req_tick_by_tick_data()``. Immutable by convention: not
+    frozen, because frozen attrs classes cost three times as much to build on the hot path.
 
     Attributes:
         ticks: ``ticks`` of ``historicalTicksLast``.
@@ -1843,7 +1843,14 @@ ReqSoftDollarTiersResponse: TypeAlias = SoftDollarTiers
 """An answer of ``req_soft_dollar_tiers()``."""
 
 
-ReqTickByTickDataStream: TypeAlias = TickByTickAllLast | TickByTickBidAsk | TickByTickMidPoint
+ReqTickByTickDataStream: TypeAlias = (
+    TickByTickAllLast
+    | TickByTickBidAsk
+    | TickByTickMidPoint
+    | HistoricalTicks
+    | HistoricalTicksBidAsk
+    | HistoricalTicksLast
+)
 """An item of a ``req_tick_by_tick_data()`` subscription."""
 
 

@@ -11,11 +11,8 @@ What TWS does and the simulator copies:
 
 * After ``startApi``: ``nextValidId``, ``managedAccounts``, then the farm notices as error
   messages with id -1 (2104 market data, 2106 HMDS, 2158 sec-def).
-* ``reqMktData`` (streaming): first ticks at once, then one round per ``tick_interval``:
-  tickPrice bid/ask/last with sizes (ibapi also calls tickSize for them), tickSize volume,
-  tickString last timestamp. With ``snapshot`` one round, then ``tickSnapshotEnd``. After
-  ``reqMarketDataType`` each ``reqMktData`` is first answered with ``marketDataType``, and
-  delayed types (3, 4) use the delayed tick types (66-68, 69-71, 74, 88).
+* Market data (``reqMktData``, ``reqMarketDataType``, tick-by-tick, option
+  calculations): see the family module ``_families.market_data``.
 * ``reqRealTimeBars``: one ``realtimeBar`` per ``tick_interval`` (TWS's 5 seconds), each
   5 s after the one before, the market stepping once per bar.
 * Connectivity (``Faults.connectivity_lost``/``connectivity_restored``): after 1100 the
@@ -73,8 +70,6 @@ from ._protocol import (
     split_message,
 )
 from ._rules import (
-    MAX_TICKERS_CODE,
-    MAX_TICKERS_TEXT,
     MSG_RATE_CODE,
     RT_BAR_SIZE_TEXT,
     RT_PACING_TEXT,
@@ -123,14 +118,10 @@ NOT_SUPPORTED = 10999
 
 #: The kinds of streaming tasks that are market data: what TWS pauses after 1100 and
 #: forgets after 1101 (orders and account updates are not market data).
-MARKET_DATA_KINDS = frozenset({"ticks", "bars", "rtbars", "depth"})
+MARKET_DATA_KINDS = frozenset({"ticks", "tbt", "bars", "rtbars", "depth"})
 #: Seconds a real-time bar covers (TWS serves only 5-second bars).
 RT_BAR_SECONDS = 5
 _RT_WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})
-
-# tick types: (bid, ask, last, bid size, ask size, last size, volume, last timestamp)
-_LIVE_TICKS = (1, 2, 4, 0, 3, 5, 8, 45)
-_DELAYED_TICKS = (66, 67, 68, 69, 70, 71, 74, 88)
 
 _CONNECTION_ERRORS = (
     anyio.EndOfStream,
@@ -662,9 +653,6 @@ class _Connection:
     async def cancel_pnl(self, fields: Fields) -> None:
         self.desk.cancel_pnl(self, fields)
 
-    async def req_market_data_type(self, fields: Fields) -> None:
-        self.market_data_type = int_field(fields, "marketDataType")
-
     def _one(self, req_id: int, contract: Any) -> Instrument | bytes:
         """The one instrument a request designates, or the error 200 to send instead."""
         found = match(contract if isinstance(contract, dict) else {})
@@ -708,71 +696,13 @@ class _Connection:
     async def cancel_real_time_bars(self, fields: Fields) -> None:
         self._cancel("rtbars", int_field(fields, "reqId"))
 
-    async def cancel_mkt_data(self, fields: Fields) -> None:
-        req_id = int_field(fields, "reqId")
-        self.ticks.pop(req_id, None)
-        self._cancel("ticks", req_id)
-
-    async def req_mkt_data(self, fields: Fields) -> None:
-        req_id = int_field(fields, "reqId")
-        inst = self._one(req_id, fields.get("contract"))
-        if isinstance(inst, bytes):
-            await self.send(inst)
-            return
-        limit = self.server.rules.max_tickers
-        streaming = not (fields.get("snapshot") or fields.get("regulatorySnapshot"))
-        if (
-            streaming
-            and limit is not None
-            and req_id not in self.ticks
-            and len(self.ticks) >= limit
-        ):
-            await self.send(self._error(req_id, MAX_TICKERS_CODE, MAX_TICKERS_TEXT))
-            return
-        head = b""
-        if self.market_data_type:
-            head = self.encoder.market_data_type(req_id, self.market_data_type)
-        market = self.server.market
-        if fields.get("snapshot") or fields.get("regulatorySnapshot"):
-            round_ = self._tick_round(req_id, inst, market.quote(inst))
-            await self.send(head + round_ + self.encoder.tick_snapshot_end(req_id))
-            return
-        if head:
-            await self.send(head)
-        self.ticks[req_id] = inst
-        self._start("ticks", req_id, lambda: self._stream_ticks(req_id, inst))
-
-    def _tick_round(self, req_id: int, inst: Instrument, q: Quote) -> bytes:
-        """One round of ticks for a quote: bid, ask (and last, volume, time) with sizes."""
-        enc = self.encoder
-        delayed = self.market_data_type in (3, 4)
-        bid, ask, last, _, _, _, volume, stamp = _DELAYED_TICKS if delayed else _LIVE_TICKS
-        data = enc.tick_price(req_id, bid, q.bid, q.bid_size) + enc.tick_price(
-            req_id, ask, q.ask, q.ask_size
-        )
-        if inst.sec_type != "CASH":  # forex quotes have no trades
-            data += enc.tick_price(req_id, last, q.last, q.last_size)
-            data += enc.tick_size(req_id, volume, q.volume)
-            data += enc.tick_string(req_id, stamp, str(int(time.time())))
-        return data
-
-    async def _stream_ticks(self, req_id: int, inst: Instrument) -> None:
-        """The market's current quote first, then a step of its walk every interval;
-        resting orders are matched after each move."""
-        if self.server.burst > 0:
-            await self._burst(req_id, inst)
-        quote = self.server.market.quote(inst)
-        while True:
-            await self.send_market_data(self._tick_round(req_id, inst, quote))
-            await anyio.sleep(self.server.tick_interval)
-            await self.market_data_open()
-            quote = await self.desk.step(inst)
-
     async def quote_changed(self, inst: Instrument) -> None:
         """``set_quote`` moved ``inst``: its market-data streams on this connection hear
         of it at once (unless connectivity is lost: then they hear nothing)."""
+        from ._families.market_data import tick_round
+
         data = b"".join(
-            self._tick_round(req_id, inst, self.server.market.quote(inst))
+            tick_round(self, req_id, inst, self.server.market.quote(inst))
             for req_id, streamed in self.ticks.items()
             if streamed.con_id == inst.con_id
         )
@@ -844,11 +774,8 @@ _HANDLERS: dict[int, Callable[[_Connection, Fields], Awaitable[None]]] = {
     Out.REQ_MANAGED_ACCTS: _Connection.req_managed_accts,
     Out.REQ_CURRENT_TIME: _Connection.req_current_time,
     Out.REQ_CURRENT_TIME_IN_MILLIS: _Connection.req_current_time_in_millis,
-    Out.REQ_MARKET_DATA_TYPE: _Connection.req_market_data_type,
     Out.REQ_REAL_TIME_BARS: _Connection.req_real_time_bars,
     Out.CANCEL_REAL_TIME_BARS: _Connection.cancel_real_time_bars,
-    Out.REQ_MKT_DATA: _Connection.req_mkt_data,
-    Out.CANCEL_MKT_DATA: _Connection.cancel_mkt_data,
     Out.PLACE_ORDER: _Connection.place_order,
     Out.CANCEL_ORDER: _Connection.cancel_order,
     Out.REQ_GLOBAL_CANCEL: _Connection.req_global_cancel,

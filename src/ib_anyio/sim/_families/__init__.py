@@ -37,6 +37,7 @@ FAMILIES: tuple[str, ...] = (
     "news",
     "scanners",
     "historical",
+    "market_data",
 )
 
 
