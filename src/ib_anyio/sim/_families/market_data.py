@@ -68,6 +68,8 @@ from ib_anyio.sim._protocol import Version, proto_message, text_message
 from ib_anyio.sim._rules import MAX_TICKERS_CODE, MAX_TICKERS_TEXT
 from ib_anyio.sim._universe import UNIVERSE, Instrument, Quote
 
+from .market_depth import BBO_EXCHANGE
+
 if TYPE_CHECKING:
     from ib_anyio.sim._encode import Encoder
     from ib_anyio.sim._server import _Connection
@@ -632,7 +634,7 @@ async def req_mkt_data(conn: _Connection, fields: Fields) -> None:
     enc = conn.encoder
     head = b""
     if conn.version >= Version.REQ_SMART_COMPONENTS:
-        bbo = "9c0001" if inst.sec_type == "STK" else ""
+        bbo = BBO_EXCHANGE if inst.sec_type == "STK" else ""
         head += tick_req_params(enc, req_id, inst.min_tick, bbo, 3)
     if conn.market_data_type:
         head += enc.market_data_type(req_id, conn.market_data_type)
