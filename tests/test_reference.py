@@ -327,3 +327,27 @@ async def test_fundamental_data(client: ib_anyio.Client, server: sim.SimServer) 
 def test_reference_doc_examples(backend: str, code: str, expected: list[str]) -> None:
     assert expected  # every example says what it prints
     assert same_lines(run_example("reference.md", code, backend), expected)
+
+
+#: ``MIN_SERVER_VER_CANCEL_CONTRACT_DATA``: from it ibapi can cancel contract details.
+CANCEL_CONTRACT_DATA_SINCE = 215
+
+
+async def test_abandoned_contract_details_are_cancelled_once(
+    client: ib_anyio.Client, server: sim.SimServer
+) -> None:
+    server.ignore("reqContractDetails")
+    with anyio.move_on_after(5) as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.req_contract_details, contract("AAPL", "STK"))
+            await server.wait_for(lambda m: m.name == "reqContractDetails")
+            tg.cancel_scope.cancel()  # the caller gives up
+    assert not scope.cancelled_caught
+    await client.req_current_time()  # whatever the cancel sent has been read
+    (sent,) = [m.fields for m in server.received if m.name == "reqContractDetails"]
+    cancels = [m.fields for m in server.received if m.name == "cancelContractData"]
+    can_cancel = hasattr(EClient, "cancelContractData")
+    if can_cancel and server.server_version >= CANCEL_CONTRACT_DATA_SINCE:
+        assert cancels == [{"reqId": sent["reqId"]}]  # protobuf only: no text form
+    else:
+        assert cancels == []  # older TWS and ibapi have no such cancel

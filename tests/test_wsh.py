@@ -127,18 +127,29 @@ async def test_unknown_con_id(client: tuple[ib_anyio.Client, sim.SimServer]) -> 
     assert info.value.code == 200
 
 
+@pytest.mark.parametrize("kind", ["meta", "event"])
 async def test_abandoned_request_is_cancelled_once(
-    client: tuple[ib_anyio.Client, sim.SimServer],
+    client: tuple[ib_anyio.Client, sim.SimServer], kind: str
 ) -> None:
     c, server = client
     if not HAS_WSH:
         return
-    server.ignore("reqWshEventData")
-    with anyio.move_on_after(0.2):
-        await c.req_wsh_event_data(_filter(conId=AAPL))
+    name = {"meta": "WshMetaData", "event": "WshEventData"}[kind]
+    server.ignore(f"req{name}")
+
+    async def ask() -> None:
+        if kind == "meta":
+            await c.req_wsh_meta_data()
+        else:
+            await c.req_wsh_event_data(_filter(conId=AAPL))
+
     with anyio.fail_after(5):
-        cancels = await server.wait_for(lambda m: m.name == "cancelWshEventData")
-    (sent,) = [m.fields for m in server.received if m.name == "reqWshEventData"]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            await server.wait_for(lambda m: m.name == f"req{name}")
+            tg.cancel_scope.cancel()  # the caller gives up
+        cancels = await server.wait_for(lambda m: m.name == f"cancel{name}")
+    (sent,) = [m.fields for m in server.received if m.name == f"req{name}"]
     assert [m.fields for m in cancels] == [{"reqId": sent["reqId"]}]
 
 
