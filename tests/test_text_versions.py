@@ -1,5 +1,6 @@
 """Orders, the account and the connection's own requests at a text server version (176)
-and at a protobuf one in the middle (213), end to end through ``ib_anyio.connect``.
+and at a protobuf one in the middle (213), and reqCurrentTimeInMillis at 200 (it needs
+197; text ends at 200), end to end through ``ib_anyio.connect``.
 
 The order and account modules run at the highest version; this one checks that the same
 requests travel, and their answers reach the user, as text too (on ibapi 9.81 both
@@ -9,12 +10,14 @@ the simulator recorded.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
 import anyio
 import pytest
+from ibapi.client import EClient
 
 import ib_anyio
 from ib_anyio import items, orders, sim
@@ -256,3 +259,21 @@ async def test_connection_and_reference_requests(
         1,
         1,
     ]
+
+
+async def test_current_time_in_millis_as_text(anyio_backend: str) -> None:
+    # From server version 197 (MIN_SERVER_VER_CURRENT_TIME_IN_MILLIS), text up to 200.
+    async with (
+        sim.serve(port=0, server_version=200, tick_interval=0.001) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1) as client,
+    ):
+        if not hasattr(EClient, "reqCurrentTimeInMillis"):  # ibapi 9.81
+            with pytest.raises(ib_anyio.UnsupportedRequest):
+                await client.req_current_time_in_millis()
+            return
+        before = int(time.time() * 1000)
+        with anyio.fail_after(5):
+            now = await client.req_current_time_in_millis()
+    assert before <= now.time_in_millis <= int(time.time() * 1000)
+    assert _sent(server, "handshake")[0]["serverVersion"] == 200
+    assert _sent(server, "reqCurrentTimeInMillis") == [{}]
