@@ -17,7 +17,7 @@ from ib_anyio.sim._server import max_version
 MILLIS_SINCE = 197
 
 
-@pytest.fixture(params=[176, 200, 213, max_version()])  # 200: millis as text
+@pytest.fixture(params=[176, 213, max_version()])
 async def client(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[tuple[ib_anyio.Client, sim.SimServer]]:
