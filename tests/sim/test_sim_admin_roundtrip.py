@@ -10,6 +10,7 @@ import pytest
 from ibapi.client import EClient
 
 from ib_anyio.sim._families import display_groups, fa, wsh
+from ib_anyio.sim._protocol import Version
 from tests.sim.test_sim_decode_orders import CLIENT_MAX, _decode, _send
 from tests.sim.test_sim_encode_orders import decode, is_proto
 
@@ -70,18 +71,18 @@ def test_answers_round_trip(version: int) -> None:
     xml = "<ListOfGroups><Group><name>All</name></Group></ListOfGroups>"
     data = fa.receive_fa(version, 1, xml)
     assert decode(data, version) == [("receiveFA", (1, xml))]
-    assert is_proto(data, version) == (version >= fa.PROTO_SINCE)
+    assert is_proto(data, version) == (version >= Version.PROTOBUF_REST_MESSAGES_1)
     data = fa.replace_fa_end(version, 7, "Groups replaced")
     assert decode(data, version) == [("replaceFAEnd", (7, "Groups replaced"))]
     data = display_groups.display_group_list(version, 3, "1|2|3|4|5|6|7")
     assert decode(data, version) == [("displayGroupList", (3, "1|2|3|4|5|6|7"))]
-    assert is_proto(data, version) == (version >= display_groups.PROTO_SINCE)
+    assert is_proto(data, version) == (version >= Version.PROTOBUF_REST_MESSAGES_3)
     data = display_groups.display_group_updated(version, 4, "265598@SMART")
     assert decode(data, version) == [("displayGroupUpdated", (4, "265598@SMART"))]
     if hasattr(EClient, "reqWshMetaData"):
         text = wsh.meta_data_json()
         data = wsh._answer(version, wsh.WSH_META_DATA, "WshMetaData", 5, text)
         assert decode(data, version) == [("wshMetaData", (5, text))]
-        assert is_proto(data, version) == (version >= wsh.PROTO_SINCE)
+        assert is_proto(data, version) == (version >= Version.PROTOBUF_NEWS_DATA)
         data = wsh._answer(version, wsh.WSH_EVENT_DATA, "WshEventData", 6, '{"a":1}')
         assert decode(data, version) == [("wshEventData", (6, '{"a":1}'))]

@@ -30,7 +30,7 @@ import attrs
 from ib_anyio.sim._decode import Fields, _Text, _text_args, int_field
 from ib_anyio.sim._encode import pb
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import proto_message, text_message
+from ib_anyio.sim._protocol import Version, proto_message, text_message
 from ib_anyio.sim._universe import UNIVERSE
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ UPDATE_DISPLAY_GROUP = 69
 UNSUBSCRIBE_FROM_GROUP_EVENTS = 70
 DISPLAY_GROUP_LIST = 67
 DISPLAY_GROUP_UPDATED = 68
-#: ``MIN_SERVER_VER_PROTOBUF_REST_MESSAGES_3``.
-PROTO_SINCE = 213
 _VERSION = 1
 
 GROUP_IDS = (1, 2, 3, 4, 5, 6, 7)
@@ -80,7 +78,7 @@ def groups(conn: _Connection) -> Groups:
 
 
 def _message(version: int, msg_id: int, pb_name: str, field: str, req_id: int, text: str) -> bytes:
-    if version >= PROTO_SINCE:
+    if version >= Version.PROTOBUF_REST_MESSAGES_3:
         message = pb(pb_name)(reqId=req_id, **{field: text})
         return proto_message(msg_id, message.SerializeToString())
     return text_message(msg_id, (_VERSION, req_id, text), version)

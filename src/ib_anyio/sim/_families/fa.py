@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ib_anyio.sim._decode import Fields, _Text, int_field
 from ib_anyio.sim._encode import pb
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import proto_message, text_message
+from ib_anyio.sim._protocol import Version, proto_message, text_message
 
 if TYPE_CHECKING:
     from ib_anyio.sim._server import _Connection
@@ -45,8 +45,6 @@ RECEIVE_FA = 16
 REPLACE_FA_END = 103
 #: From this version ``replaceFA`` carries a request id and is answered with ``replaceFAEnd``.
 REPLACE_FA_END_SINCE = 157
-#: ``MIN_SERVER_VER_PROTOBUF_REST_MESSAGES_1``: receiveFA and replaceFAEnd as protobuf.
-PROTO_SINCE = 211
 _RECEIVE_FA_VERSION = 1
 
 GROUPS, PROFILES, ALIASES = 1, 2, 3
@@ -125,14 +123,14 @@ def documents(conn: _Connection) -> dict[int, str]:
 
 
 def receive_fa(version: int, fa_data: int, xml: str) -> bytes:
-    if version >= PROTO_SINCE:
+    if version >= Version.PROTOBUF_REST_MESSAGES_1:
         message = pb("ReceiveFA")(faDataType=fa_data, xml=xml)
         return proto_message(RECEIVE_FA, message.SerializeToString())
     return text_message(RECEIVE_FA, (_RECEIVE_FA_VERSION, fa_data, xml), version)
 
 
 def replace_fa_end(version: int, req_id: int, text: str) -> bytes:
-    if version >= PROTO_SINCE:
+    if version >= Version.PROTOBUF_REST_MESSAGES_1:
         message = pb("ReplaceFAEnd")(reqId=req_id, text=text)
         return proto_message(REPLACE_FA_END, message.SerializeToString())
     return text_message(REPLACE_FA_END, (req_id, text), version)

@@ -103,7 +103,6 @@ class Out(enum.IntEnum):
     CANCEL_TICK_BY_TICK_DATA = 98
 
 
-_PROTOBUF_NEWS_DATA = 209
 PROTO_SINCE: dict[In, int] = {
     In.TICK_OPTION_COMPUTATION: Version.PROTOBUF_MARKET_DATA,
     In.TICK_GENERIC: Version.PROTOBUF_MARKET_DATA,
@@ -112,7 +111,7 @@ PROTO_SINCE: dict[In, int] = {
     In.HISTORICAL_TICKS: Version.PROTOBUF_HISTORICAL_DATA,
     In.HISTORICAL_TICKS_BID_ASK: Version.PROTOBUF_HISTORICAL_DATA,
     In.HISTORICAL_TICKS_LAST: Version.PROTOBUF_HISTORICAL_DATA,
-    In.TICK_NEWS: _PROTOBUF_NEWS_DATA,
+    In.TICK_NEWS: Version.PROTOBUF_NEWS_DATA,
 }
 """Server version from which each message travels as protobuf (tickEFP never does)."""
 

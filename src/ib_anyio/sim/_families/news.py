@@ -54,7 +54,7 @@ import attrs
 from ib_anyio.sim._decode import Fields, _Text, _text_args, int_field
 from ib_anyio.sim._encode import Encoder, pb
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import proto_message, text_message
+from ib_anyio.sim._protocol import Version, proto_message, text_message
 from ib_anyio.sim._universe import UNIVERSE, Instrument
 
 if TYPE_CHECKING:
@@ -84,8 +84,6 @@ class In(enum.IntEnum):
 
 
 _NEWS_QUERY_ORIGINS = 121
-#: ``MIN_SERVER_VER_PROTOBUF_NEWS_DATA``: news answers travel as protobuf from it.
-PROTOBUF_NEWS_DATA = 209
 MAX_RESULTS = 300
 VALIDATION_ERROR = 321
 INVALID_SOURCE = "Error validating request.-'bP' : cause - The entered news source is invalid"
@@ -295,7 +293,7 @@ def _pb(msg: int, name: str, **fields: Any) -> bytes:
 
 
 def _proto(enc: Encoder) -> bool:
-    return enc.version >= PROTOBUF_NEWS_DATA
+    return enc.version >= Version.PROTOBUF_NEWS_DATA
 
 
 def news_providers(enc: Encoder) -> bytes:

@@ -52,7 +52,7 @@ from ib_anyio.sim._decode import Fields, _Text, _text_args, int_field
 from ib_anyio.sim._encode import Encoder, pb
 from ib_anyio.sim._encode_order import num
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import proto_message, text_message
+from ib_anyio.sim._protocol import Version, proto_message, text_message
 from ib_anyio.sim._universe import UNIVERSE, Instrument
 
 if TYPE_CHECKING:
@@ -78,8 +78,6 @@ class In(enum.IntEnum):
 
 _LINKING = 70
 _SCANNER_GENERIC_OPTS = 143
-#: ``MIN_SERVER_VER_PROTOBUF_SCAN_DATA``: both scanner answers travel as protobuf from it.
-PROTOBUF_SCAN_DATA = 210
 _SCANNER_DATA_VERSION = 3
 
 MAX_ROWS = 50
@@ -421,7 +419,7 @@ def _pb(msg: int, name: str, **fields: Any) -> bytes:
 
 def scanner_parameters(enc: Encoder, xml: str) -> bytes:
     """scannerParameters: the XML document."""
-    if enc.version >= PROTOBUF_SCAN_DATA:
+    if enc.version >= Version.PROTOBUF_SCAN_DATA:
         return _pb(In.SCANNER_PARAMETERS, "ScannerParameters", xml=xml)
     return _text(enc, In.SCANNER_PARAMETERS, (1, xml))
 
@@ -447,7 +445,7 @@ def _contract_proto(inst: Instrument) -> Any:
 
 def scanner_data(enc: Encoder, req_id: int, ranked: list[Instrument]) -> bytes:
     """One round: scannerData with every row (ibapi then calls scannerDataEnd)."""
-    if enc.version >= PROTOBUF_SCAN_DATA:
+    if enc.version >= Version.PROTOBUF_SCAN_DATA:
         element = pb("ScannerDataElement")
         return _pb(
             In.SCANNER_DATA,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ib_anyio.sim._decode import Fields, _Text, int_field
 from ib_anyio.sim._encode import pb
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import proto_message, text_message
+from ib_anyio.sim._protocol import Version, proto_message, text_message
 from ib_anyio.sim._universe import UNIVERSE, Instrument
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ WSH_META_DATA = 104
 WSH_EVENT_DATA = 105
 FILTERS_SINCE = 171  # MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS
 FILTERS_DATE_SINCE = 173  # MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS_DATE
-PROTO_SINCE = 209  # MIN_SERVER_VER_PROTOBUF_NEWS_DATA
 UNSET_INTEGER = 2**31 - 1
 
 #: TWS's code for an event data request it refuses ("Failed request WSH event data").
@@ -138,7 +137,7 @@ def _date(text: str, default: datetime.date) -> datetime.date:
 
 
 def _answer(version: int, msg_id: int, pb_name: str, req_id: int, data: str) -> bytes:
-    if version >= PROTO_SINCE:
+    if version >= Version.PROTOBUF_NEWS_DATA:
         message = pb(pb_name)(reqId=req_id, dataJson=data)
         return proto_message(msg_id, message.SerializeToString())
     return text_message(msg_id, (req_id, data), version)
