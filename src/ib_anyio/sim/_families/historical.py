@@ -1084,10 +1084,17 @@ def _text_historical_data(f: _Text, v: int) -> Fields:
     return fields
 
 
-def _text_head_timestamp(f: _Text, v: int) -> Fields:
+def _id_and_contract(f: _Text) -> tuple[int, Fields]:
+    """The request id, then the contract with its ``includeExpired`` flag (as the
+    head timestamp, histogram and historical ticks requests begin)."""
     req_id = f.integer()
     contract = _text_contract(f)
     contract["includeExpired"] = f.flag()
+    return req_id, contract
+
+
+def _text_head_timestamp(f: _Text, v: int) -> Fields:
+    req_id, contract = _id_and_contract(f)
     return {
         "reqId": req_id,
         "contract": contract,
@@ -1098,16 +1105,12 @@ def _text_head_timestamp(f: _Text, v: int) -> Fields:
 
 
 def _text_histogram(f: _Text, v: int) -> Fields:
-    req_id = f.integer()
-    contract = _text_contract(f)
-    contract["includeExpired"] = f.flag()
+    req_id, contract = _id_and_contract(f)
     return {"reqId": req_id, "contract": contract, "useRTH": f.flag(), "timePeriod": f.text()}
 
 
 def _text_historical_ticks(f: _Text, v: int) -> Fields:
-    req_id = f.integer()
-    contract = _text_contract(f)
-    contract["includeExpired"] = f.flag()
+    req_id, contract = _id_and_contract(f)
     return {
         "reqId": req_id,
         "contract": contract,

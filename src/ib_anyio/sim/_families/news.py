@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ib_anyio.sim._decode import Fields, _Text, _text_args, int_field
+from ib_anyio.sim._decode import Fields, _tag_values, _Text, _text_args, int_field
 from ib_anyio.sim._encode import Encoder, pb
 from ib_anyio.sim._families import Family
 from ib_anyio.sim._protocol import Version, proto_message, text_message
@@ -376,16 +376,12 @@ def _text_historical(f: _Text, v: int) -> Fields:
     return fields
 
 
-def _tags(items: Any) -> str:
-    return "".join(f"{key}={value};" for key, value in items.items())
-
-
 def _proto_article(p: Any) -> Fields:
     return {
         "reqId": p.reqId,
         "providerCode": p.providerCode,
         "articleId": p.articleId,
-        "newsArticleOptions": _tags(p.newsArticleOptions),
+        "newsArticleOptions": _tag_values(p.newsArticleOptions),
     }
 
 
@@ -397,7 +393,7 @@ def _proto_historical(p: Any) -> Fields:
         "startDateTime": p.startDateTime,
         "endDateTime": p.endDateTime,
         "totalResults": p.totalResults,
-        "historicalNewsOptions": _tags(p.historicalNewsOptions),
+        "historicalNewsOptions": _tag_values(p.historicalNewsOptions),
     }
 
 
