@@ -191,6 +191,12 @@ def pb(name: str) -> Any:
     return getattr(importlib.import_module(f"ibapi.protobuf.{name}_pb2"), name)
 
 
+def pb_message(msg_id: int, name: str, **fields: Any) -> bytes:
+    """A framed protobuf message: ibapi's class ``name`` built from ``fields``, sent
+    as message ``msg_id``."""
+    return proto_message(msg_id, pb(name)(**fields).SerializeToString())
+
+
 @cache
 def _client_utils() -> Any:
     """ibapi's ``client_utils`` (from 10.37), imported on first protobuf use."""
@@ -353,7 +359,7 @@ class Encoder:
 
     def _pb(self, msg: In, name: str, **fields: Any) -> bytes:
         """A framed protobuf message of class ``name`` built from ``fields``."""
-        return proto_message(msg, pb(name)(**fields).SerializeToString())
+        return pb_message(msg, name, **fields)
 
     # -- connection and account ------------------------------------------------------
 

@@ -30,9 +30,9 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from ib_anyio.sim._decode import Fields, _Text, int_field
-from ib_anyio.sim._encode import pb
+from ib_anyio.sim._encode import pb_message
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import Version, proto_message, text_message
+from ib_anyio.sim._protocol import Version, text_message
 
 if TYPE_CHECKING:
     from ib_anyio.sim._server import _Connection
@@ -124,15 +124,13 @@ def documents(conn: _Connection) -> dict[int, str]:
 
 def receive_fa(version: int, fa_data: int, xml: str) -> bytes:
     if version >= Version.PROTOBUF_REST_MESSAGES_1:
-        message = pb("ReceiveFA")(faDataType=fa_data, xml=xml)
-        return proto_message(RECEIVE_FA, message.SerializeToString())
+        return pb_message(RECEIVE_FA, "ReceiveFA", faDataType=fa_data, xml=xml)
     return text_message(RECEIVE_FA, (_RECEIVE_FA_VERSION, fa_data, xml), version)
 
 
 def replace_fa_end(version: int, req_id: int, text: str) -> bytes:
     if version >= Version.PROTOBUF_REST_MESSAGES_1:
-        message = pb("ReplaceFAEnd")(reqId=req_id, text=text)
-        return proto_message(REPLACE_FA_END, message.SerializeToString())
+        return pb_message(REPLACE_FA_END, "ReplaceFAEnd", reqId=req_id, text=text)
     return text_message(REPLACE_FA_END, (req_id, text), version)
 
 

@@ -97,10 +97,10 @@ from ib_anyio.sim._decode import (
     _text_versioned,
     int_field,
 )
-from ib_anyio.sim._encode import pb
+from ib_anyio.sim._encode import pb, pb_message
 from ib_anyio.sim._encode_order import num
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import Version, proto_message, text_message
+from ib_anyio.sim._protocol import Version, text_message
 from ib_anyio.sim._rules import HIST_PACING_CODE, HIST_PACING_TEXT
 from ib_anyio.sim._universe import _ALL_DAY, Bar, Instrument, _in_session, _zone, round_to_tick
 
@@ -749,10 +749,6 @@ def _text(enc: Encoder, msg: In, fields: Sequence[object]) -> bytes:
     return text_message(msg, fields, enc.version)
 
 
-def _pb(msg: In, name: str, **fields: Any) -> bytes:
-    return proto_message(msg, pb(name)(**fields).SerializeToString())
-
-
 def _bar_proto(bar: Bar) -> Any:
     return pb("HistoricalDataBar")(
         date=bar.date,
@@ -771,13 +767,13 @@ def encode_historical_data(
 ) -> bytes:
     """The bars and the end marker: one message below 196, two from 196."""
     if _proto(enc):
-        data = _pb(
+        data = pb_message(
             In.HISTORICAL_DATA,
             "HistoricalData",
             reqId=req_id,
             historicalDataBars=[_bar_proto(bar) for bar in bars],
         )
-        return data + _pb(
+        return data + pb_message(
             In.HISTORICAL_DATA_END,
             "HistoricalDataEnd",
             reqId=req_id,
@@ -807,7 +803,7 @@ def encode_historical_data(
 def encode_historical_data_update(enc: Encoder, req_id: int, bar: Bar) -> bytes:
     """historicalDataUpdate: the latest bar of a keep-up-to-date request."""
     if _proto(enc):
-        return _pb(
+        return pb_message(
             In.HISTORICAL_DATA_UPDATE,
             "HistoricalDataUpdate",
             reqId=req_id,
@@ -823,7 +819,7 @@ def encode_schedule(enc: Encoder, req_id: int, sessions: list[Session], time_zon
     start, end = sessions[0].start, sessions[-1].end
     if _proto(enc):
         session = pb("HistoricalSession")
-        return _pb(
+        return pb_message(
             In.HISTORICAL_SCHEDULE,
             "HistoricalSchedule",
             reqId=req_id,
@@ -844,7 +840,7 @@ def encode_schedule(enc: Encoder, req_id: int, sessions: list[Session], time_zon
 def encode_head_timestamp(enc: Encoder, req_id: int, stamp: str) -> bytes:
     """headTimestamp."""
     if _proto(enc):
-        return _pb(In.HEAD_TIMESTAMP, "HeadTimestamp", reqId=req_id, headTimestamp=stamp)
+        return pb_message(In.HEAD_TIMESTAMP, "HeadTimestamp", reqId=req_id, headTimestamp=stamp)
     return _text(enc, In.HEAD_TIMESTAMP, (req_id, stamp))
 
 
@@ -852,7 +848,7 @@ def encode_histogram(enc: Encoder, req_id: int, items: list[tuple[float, int]]) 
     """histogramData: price levels with their sizes."""
     if _proto(enc):
         entry = pb("HistogramDataEntry")
-        return _pb(
+        return pb_message(
             In.HISTOGRAM_DATA,
             "HistogramData",
             reqId=req_id,
@@ -880,7 +876,7 @@ def encode_ticks(enc: Encoder, req_id: int, kind: In, ticks: list[Tick], done: b
                 )
                 for t in ticks
             ]
-            return _pb(
+            return pb_message(
                 kind, "HistoricalTicksLast", reqId=req_id, historicalTicksLast=items, isDone=done
             )
         if kind == In.HISTORICAL_TICKS_BID_ASK:
@@ -898,7 +894,7 @@ def encode_ticks(enc: Encoder, req_id: int, kind: In, ticks: list[Tick], done: b
                 )
                 for t in ticks
             ]
-            return _pb(
+            return pb_message(
                 kind,
                 "HistoricalTicksBidAsk",
                 reqId=req_id,
@@ -906,7 +902,7 @@ def encode_ticks(enc: Encoder, req_id: int, kind: In, ticks: list[Tick], done: b
                 isDone=done,
             )
         items = [pb("HistoricalTick")(time=t.time, price=t.price, size=str(t.size)) for t in ticks]
-        return _pb(kind, "HistoricalTicks", reqId=req_id, historicalTicks=items, isDone=done)
+        return pb_message(kind, "HistoricalTicks", reqId=req_id, historicalTicks=items, isDone=done)
     f: list[object] = [req_id, len(ticks)]
     for t in ticks:
         if kind == In.HISTORICAL_TICKS_LAST:

@@ -61,7 +61,7 @@ import anyio
 
 from ib_anyio.sim._decode import Fields, _Text, _text_args, _text_contract, int_field
 from ib_anyio.sim._decode import _proto_contract as proto_contract
-from ib_anyio.sim._encode import pb
+from ib_anyio.sim._encode import pb, pb_message
 from ib_anyio.sim._encode_order import num
 from ib_anyio.sim._families import Family
 from ib_anyio.sim._protocol import Version, proto_message, text_message
@@ -234,21 +234,20 @@ def tick_option_computation(
     vega, theta, underlying price (-1/-2: not computed, as TWS writes it)."""
     iv, delta, price, pv_div, gamma, vega, theta, und = values
     if _proto(enc, In.TICK_OPTION_COMPUTATION):
-        return proto_message(
+        return pb_message(
             In.TICK_OPTION_COMPUTATION,
-            pb("TickOptionComputation")(
-                reqId=req_id,
-                tickType=tick_type,
-                tickAttrib=tick_attrib,
-                impliedVol=iv,
-                delta=delta,
-                optPrice=price,
-                pvDividend=pv_div,
-                gamma=gamma,
-                vega=vega,
-                theta=theta,
-                undPrice=und,
-            ).SerializeToString(),
+            "TickOptionComputation",
+            reqId=req_id,
+            tickType=tick_type,
+            tickAttrib=tick_attrib,
+            impliedVol=iv,
+            delta=delta,
+            optPrice=price,
+            pvDividend=pv_div,
+            gamma=gamma,
+            vega=vega,
+            theta=theta,
+            undPrice=und,
         )
     head: list[object] = (
         [req_id, tick_type, tick_attrib]
@@ -261,9 +260,8 @@ def tick_option_computation(
 def tick_generic(enc: Encoder, req_id: int, tick_type: int, value: float) -> bytes:
     """tickGeneric."""
     if _proto(enc, In.TICK_GENERIC):
-        return proto_message(
-            In.TICK_GENERIC,
-            pb("TickGeneric")(reqId=req_id, tickType=tick_type, value=value).SerializeToString(),
+        return pb_message(
+            In.TICK_GENERIC, "TickGeneric", reqId=req_id, tickType=tick_type, value=value
         )
     return text_message(In.TICK_GENERIC, (6, req_id, tick_type, num(value)), enc.version)
 
@@ -288,14 +286,13 @@ def tick_req_params(
 ) -> bytes:
     """tickReqParams: the minimum tick, BBO exchange and snapshot permissions."""
     if _proto(enc, In.TICK_REQ_PARAMS):
-        return proto_message(
+        return pb_message(
             In.TICK_REQ_PARAMS,
-            pb("TickReqParams")(
-                reqId=req_id,
-                minTick=num(min_tick),
-                bboExchange=bbo_exchange,
-                snapshotPermissions=permissions,
-            ).SerializeToString(),
+            "TickReqParams",
+            reqId=req_id,
+            minTick=num(min_tick),
+            bboExchange=bbo_exchange,
+            snapshotPermissions=permissions,
         )
     return text_message(
         In.TICK_REQ_PARAMS, (req_id, num(min_tick), bbo_exchange, permissions), enc.version
@@ -308,16 +305,15 @@ def tick_news(
     """tickNews (extraData in TWS's ``K:...`` form)."""
     extra = "K:n/a"
     if _proto(enc, In.TICK_NEWS):
-        return proto_message(
+        return pb_message(
             In.TICK_NEWS,
-            pb("TickNews")(
-                reqId=req_id,
-                timestamp=stamp_ms,
-                providerCode=provider,
-                articleId=article,
-                headline=headline,
-                extraData=extra,
-            ).SerializeToString(),
+            "TickNews",
+            reqId=req_id,
+            timestamp=stamp_ms,
+            providerCode=provider,
+            articleId=article,
+            headline=headline,
+            extraData=extra,
         )
     return text_message(
         In.TICK_NEWS, (req_id, stamp_ms, provider, article, headline, extra), enc.version

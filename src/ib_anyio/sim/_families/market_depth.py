@@ -59,10 +59,10 @@ import anyio
 import attrs
 
 from ib_anyio.sim._decode import Fields, _proto_contract, _Text, _text_contract, int_field
-from ib_anyio.sim._encode import pb
+from ib_anyio.sim._encode import pb, pb_message
 from ib_anyio.sim._encode_order import num
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import Version, proto_message, text_message
+from ib_anyio.sim._protocol import Version, text_message
 from ib_anyio.sim._universe import Instrument, Quote, round_to_tick
 
 if TYPE_CHECKING:
@@ -296,10 +296,6 @@ def _proto(enc: Encoder, msg: int) -> bool:
     return enc.version >= PROTO_SINCE[msg]
 
 
-def _pb(msg: int, name: str, **fields: Any) -> bytes:
-    return proto_message(msg, pb(name)(**fields).SerializeToString())
-
-
 def encode_op(enc: Encoder, req_id: int, op: Op, *, l2: bool, smart: bool) -> bytes:
     """updateMktDepth (``l2`` false) or updateMktDepthL2 for one operation."""
     row = op.row
@@ -316,7 +312,7 @@ def encode_op(enc: Encoder, req_id: int, op: Op, *, l2: bool, smart: bool) -> by
             data.update(marketMaker=row.maker, isSmartDepth=smart)
         depth = pb("MarketDepthData")(**data)
         name = "MarketDepthL2" if l2 else "MarketDepth"
-        return _pb(msg, name, reqId=req_id, marketDepthData=depth)
+        return pb_message(msg, name, reqId=req_id, marketDepthData=depth)
     fields: list[object] = [_DEPTH_MESSAGE_VERSION, req_id, op.position]
     if l2:
         fields.append(row.maker)
@@ -339,7 +335,7 @@ def encode_depth_exchanges(enc: Encoder, exchanges: tuple[DepthExchange, ...]) -
             )
             for e in exchanges
         ]
-        return _pb(
+        return pb_message(
             _In.MKT_DEPTH_EXCHANGES,
             "MarketDepthExchanges",
             depthMarketDataDescriptions=descriptions,
@@ -363,7 +359,9 @@ def encode_smart_components(
             pb("SmartComponent")(bitNumber=bit, exchange=exchange, exchangeLetter=letter)
             for bit, (exchange, letter) in sorted(components.items())
         ]
-        return _pb(_In.SMART_COMPONENTS, "SmartComponents", reqId=req_id, smartComponents=items)
+        return pb_message(
+            _In.SMART_COMPONENTS, "SmartComponents", reqId=req_id, smartComponents=items
+        )
     fields: list[object] = [req_id, len(components)]
     for bit, (exchange, letter) in sorted(components.items()):
         fields += [bit, exchange, letter]

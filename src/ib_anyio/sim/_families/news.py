@@ -52,9 +52,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ib_anyio.sim._decode import Fields, _tag_values, _Text, _text_args, int_field
-from ib_anyio.sim._encode import Encoder, pb
+from ib_anyio.sim._encode import Encoder, pb, pb_message
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import Version, proto_message, text_message
+from ib_anyio.sim._protocol import Version, text_message
 from ib_anyio.sim._universe import UNIVERSE, Instrument
 
 if TYPE_CHECKING:
@@ -287,11 +287,6 @@ def _text(enc: Encoder, msg: int, fields: Iterable[object]) -> bytes:
     return text_message(msg, fields, enc.version)
 
 
-def _pb(msg: int, name: str, **fields: Any) -> bytes:
-    """A framed protobuf message of ibapi's class ``name``."""
-    return proto_message(msg, pb(name)(**fields).SerializeToString())
-
-
 def _proto(enc: Encoder) -> bool:
     return enc.version >= Version.PROTOBUF_NEWS_DATA
 
@@ -299,7 +294,7 @@ def _proto(enc: Encoder) -> bool:
 def news_providers(enc: Encoder) -> bytes:
     if _proto(enc):
         provider = pb("NewsProvider")
-        return _pb(
+        return pb_message(
             In.NEWS_PROVIDERS,
             "NewsProviders",
             newsProviders=[
@@ -316,7 +311,7 @@ def news_providers(enc: Encoder) -> bytes:
 def historical_news(enc: Encoder, req_id: int, stories: list[_Story], has_more: bool) -> bytes:
     if _proto(enc):
         data = b"".join(
-            _pb(
+            pb_message(
                 In.HISTORICAL_NEWS,
                 "HistoricalNews",
                 reqId=req_id,
@@ -327,7 +322,7 @@ def historical_news(enc: Encoder, req_id: int, stories: list[_Story], has_more: 
             )
             for s in stories
         )
-        return data + _pb(
+        return data + pb_message(
             In.HISTORICAL_NEWS_END, "HistoricalNewsEnd", reqId=req_id, hasMore=has_more
         )
     data = b"".join(
@@ -339,7 +334,7 @@ def historical_news(enc: Encoder, req_id: int, stories: list[_Story], has_more: 
 
 def news_article(enc: Encoder, req_id: int, article_type: int, text: str) -> bytes:
     if _proto(enc):
-        return _pb(
+        return pb_message(
             In.NEWS_ARTICLE, "NewsArticle", reqId=req_id, articleType=article_type, articleText=text
         )
     return _text(enc, In.NEWS_ARTICLE, (req_id, article_type, text))
@@ -347,7 +342,7 @@ def news_article(enc: Encoder, req_id: int, article_type: int, text: str) -> byt
 
 def news_bulletin(enc: Encoder, b: _Bulletin) -> bytes:
     if _proto(enc):
-        return _pb(
+        return pb_message(
             In.NEWS_BULLETINS,
             "NewsBulletin",
             newsMsgId=b.msg_id,

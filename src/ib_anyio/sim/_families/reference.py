@@ -73,10 +73,10 @@ from ib_anyio.sim._decode import (
     _text_contract,
     int_field,
 )
-from ib_anyio.sim._encode import pb
+from ib_anyio.sim._encode import pb, pb_message
 from ib_anyio.sim._encode_order import num
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import Version, proto_message, text_message
+from ib_anyio.sim._protocol import Version, text_message
 from ib_anyio.sim._server import ACCOUNT, NO_SECURITY
 from ib_anyio.sim._universe import MARKET_RULES, UNIVERSE, Instrument, match
 
@@ -152,17 +152,13 @@ class Writer:
     def _text(self, msg: In, fields: Iterable[object]) -> bytes:
         return text_message(msg, fields, self.version)
 
-    @staticmethod
-    def _pb(msg: In, name: str, **fields: Any) -> bytes:
-        return proto_message(msg, pb(name)(**fields).SerializeToString())
-
     # contract details
 
     def contract_data(self, req_id: int, inst: Instrument, trading_day: str) -> bytes:
         """contractData, or bondContractData for a bond, with hours for ``trading_day``."""
         msg = In.BOND_CONTRACT_DATA if inst.bond else In.CONTRACT_DATA
         if self._proto(msg):
-            return self._pb(
+            return pb_message(
                 msg,
                 "ContractData",
                 reqId=req_id,
@@ -176,7 +172,7 @@ class Writer:
     def contract_data_end(self, req_id: int) -> bytes:
         """contractDataEnd for ``req_id``."""
         if self._proto(In.CONTRACT_DATA_END):
-            return self._pb(In.CONTRACT_DATA_END, "ContractDataEnd", reqId=req_id)
+            return pb_message(In.CONTRACT_DATA_END, "ContractDataEnd", reqId=req_id)
         return self._text(In.CONTRACT_DATA_END, (1, req_id))
 
     # option chains, symbols, rules
@@ -194,7 +190,7 @@ class Writer:
         """securityDefinitionOptionParameter: one exchange's chain of a trading class."""
         msg = In.SECURITY_DEFINITION_OPTION_PARAMETER
         if self._proto(msg):
-            return self._pb(
+            return pb_message(
                 msg,
                 "SecDefOptParameter",
                 reqId=req_id,
@@ -213,7 +209,7 @@ class Writer:
         """securityDefinitionOptionParameterEnd for ``req_id``."""
         msg = In.SECURITY_DEFINITION_OPTION_PARAMETER_END
         if self._proto(msg):
-            return self._pb(msg, "SecDefOptParameterEnd", reqId=req_id)
+            return pb_message(msg, "SecDefOptParameterEnd", reqId=req_id)
         return self._text(msg, (req_id,))
 
     def symbol_samples(self, req_id: int, samples: list[_Sample]) -> bytes:
@@ -226,7 +222,7 @@ class Writer:
                 )
                 for s in samples
             ]
-            return self._pb(
+            return pb_message(
                 In.SYMBOL_SAMPLES,
                 "SymbolSamples",
                 reqId=req_id,
@@ -243,7 +239,7 @@ class Writer:
     def market_rule(self, rule_id: int, increments: tuple[tuple[float, float], ...]) -> bytes:
         """marketRule: a rule's price increments."""
         if self._proto(In.MARKET_RULE):
-            return self._pb(
+            return pb_message(
                 In.MARKET_RULE,
                 "MarketRule",
                 marketRuleId=rule_id,
@@ -260,14 +256,14 @@ class Writer:
         """familyCodes: ``(account, family code)`` pairs."""
         if self._proto(In.FAMILY_CODES):
             items = [pb("FamilyCode")(accountId=a, familyCode=c) for a, c in codes]
-            return self._pb(In.FAMILY_CODES, "FamilyCodes", familyCodes=items)
+            return pb_message(In.FAMILY_CODES, "FamilyCodes", familyCodes=items)
         return self._text(In.FAMILY_CODES, [len(codes), *(x for pair in codes for x in pair)])
 
     def soft_dollar_tiers(self, req_id: int, tiers: list[tuple[str, str, str]]) -> bytes:
         """softDollarTiers: ``(name, value, display name)`` triples."""
         if self._proto(In.SOFT_DOLLAR_TIERS):
             items = [pb("SoftDollarTier")(name=n, value=v, displayName=d) for n, v, d in tiers]
-            return self._pb(
+            return pb_message(
                 In.SOFT_DOLLAR_TIERS, "SoftDollarTiers", reqId=req_id, softDollarTiers=items
             )
         flat = [x for tier in tiers for x in tier]
@@ -276,7 +272,7 @@ class Writer:
     def user_info(self, req_id: int, white_branding_id: str) -> bytes:
         """userInfo: the user's white branding id."""
         if self._proto(In.USER_INFO):
-            return self._pb(
+            return pb_message(
                 In.USER_INFO, "UserInfo", reqId=req_id, whiteBrandingId=white_branding_id
             )
         return self._text(In.USER_INFO, (req_id, white_branding_id))
@@ -284,7 +280,7 @@ class Writer:
     def fundamental_data(self, req_id: int, data: str) -> bytes:
         """fundamentalData: one report, an XML document."""
         if self._proto(In.FUNDAMENTAL_DATA):
-            return self._pb(In.FUNDAMENTAL_DATA, "FundamentalsData", reqId=req_id, data=data)
+            return pb_message(In.FUNDAMENTAL_DATA, "FundamentalsData", reqId=req_id, data=data)
         return self._text(In.FUNDAMENTAL_DATA, (1, req_id, data))
 
 

@@ -49,10 +49,10 @@ import anyio
 import attrs
 
 from ib_anyio.sim._decode import Fields, _Text, _text_args, int_field
-from ib_anyio.sim._encode import Encoder, pb
+from ib_anyio.sim._encode import Encoder, pb, pb_message
 from ib_anyio.sim._encode_order import num
 from ib_anyio.sim._families import Family
-from ib_anyio.sim._protocol import Version, proto_message, text_message
+from ib_anyio.sim._protocol import Version, text_message
 from ib_anyio.sim._universe import UNIVERSE, Instrument
 
 if TYPE_CHECKING:
@@ -412,15 +412,10 @@ def _text(enc: Encoder, msg: int, fields: Iterable[object]) -> bytes:
     return text_message(msg, fields, enc.version)
 
 
-def _pb(msg: int, name: str, **fields: Any) -> bytes:
-    """A framed protobuf message of ibapi's class ``name``."""
-    return proto_message(msg, pb(name)(**fields).SerializeToString())
-
-
 def scanner_parameters(enc: Encoder, xml: str) -> bytes:
     """scannerParameters: the XML document."""
     if enc.version >= Version.PROTOBUF_SCAN_DATA:
-        return _pb(In.SCANNER_PARAMETERS, "ScannerParameters", xml=xml)
+        return pb_message(In.SCANNER_PARAMETERS, "ScannerParameters", xml=xml)
     return _text(enc, In.SCANNER_PARAMETERS, (1, xml))
 
 
@@ -447,7 +442,7 @@ def scanner_data(enc: Encoder, req_id: int, ranked: list[Instrument]) -> bytes:
     """One round: scannerData with every row (ibapi then calls scannerDataEnd)."""
     if enc.version >= Version.PROTOBUF_SCAN_DATA:
         element = pb("ScannerDataElement")
-        return _pb(
+        return pb_message(
             In.SCANNER_DATA,
             "ScannerData",
             reqId=req_id,
