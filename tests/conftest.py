@@ -8,6 +8,11 @@ import pytest
 
 import ib_anyio
 from ib_anyio import sim
+from ib_anyio.sim._server import max_version
+
+#: Server versions a request family's tests run at: text, protobuf in the middle of
+#: 201-226, and the highest (capped at what the installed ibapi speaks).
+VERSIONS = (176, 213, max_version())
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,3 +41,15 @@ async def server() -> AsyncIterator[sim.SimServer]:
 async def client(server: sim.SimServer) -> AsyncIterator[ib_anyio.Client]:
     async with ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c:
         yield c
+
+
+@pytest.fixture(params=VERSIONS)
+async def versioned(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[ib_anyio.Client, sim.SimServer]]:
+    """A client and its simulated TWS, at each of :data:`VERSIONS`."""
+    async with (
+        sim.serve(port=0, server_version=request.param, tick_interval=0.001) as server,
+        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c,
+    ):
+        yield c, server

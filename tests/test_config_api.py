@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
 import pytest
 from ibapi.client import EClient
 
 import ib_anyio
 from ib_anyio import items, sim
-from ib_anyio.sim._server import max_version
 from tests.doc_examples import examples, run_example, same_lines
 
 HAS_CONFIG = hasattr(EClient, "reqConfigProtoBuf")  # ibapi >= 10.45.1
 CONFIG_SINCE, UPDATE_CONFIG_SINCE = 219, 221
-
-
-@pytest.fixture(params=[176, 213, max_version()])
-async def client(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[ib_anyio.Client, sim.SimServer]]:
-    async with (
-        sim.serve(port=0, server_version=request.param, tick_interval=0.001) as server,
-        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c,
-    ):
-        yield c, server
 
 
 def _update(**settings: object) -> object:
@@ -37,8 +23,8 @@ def _update(**settings: object) -> object:
     return update
 
 
-async def test_req_config(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, server = client
+async def test_req_config(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, server = versioned
     if not HAS_CONFIG:
         with pytest.raises(ib_anyio.UnsupportedRequest, match=r"needs ibapi >= 10\.45\.1"):
             await c.req_config()
@@ -65,9 +51,9 @@ async def test_req_config(client: tuple[ib_anyio.Client, sim.SimServer]) -> None
 
 
 async def test_update_config_applies_and_echoes(
-    client: tuple[ib_anyio.Client, sim.SimServer],
+    versioned: tuple[ib_anyio.Client, sim.SimServer],
 ) -> None:
-    c, server = client
+    c, server = versioned
     if not HAS_CONFIG:
         with pytest.raises(ib_anyio.UnsupportedRequest):
             await c.update_config(object())  # type: ignore[arg-type]
@@ -93,8 +79,8 @@ async def test_update_config_applies_and_echoes(
     assert sent.fields["reqId"] == response.reqId
 
 
-async def test_update_config_refused(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, server = client
+async def test_update_config_refused(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, server = versioned
     if not HAS_CONFIG or server.server_version < UPDATE_CONFIG_SINCE:
         return
     with anyio.fail_after(5):

@@ -29,12 +29,6 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[sim.SimServer]
         yield s
 
 
-@pytest.fixture
-async def client(server: sim.SimServer) -> AsyncIterator[ib_anyio.Client]:
-    async with ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c:
-        yield c
-
-
 def option(strike: float = 230.0, right: str = "C") -> ib_anyio.Contract:
     contract = ib_anyio.Contract()
     contract.symbol = "AAPL"

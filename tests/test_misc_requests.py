@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -11,25 +10,13 @@ from ibapi.client import EClient
 
 import ib_anyio
 from ib_anyio import items, sim
-from ib_anyio.sim._server import max_version
 
 #: ``MIN_SERVER_VER_CURRENT_TIME_IN_MILLIS``: below it ibapi refuses the request itself.
 MILLIS_SINCE = 197
 
 
-@pytest.fixture(params=[176, 213, max_version()])
-async def client(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[ib_anyio.Client, sim.SimServer]]:
-    async with (
-        sim.serve(port=0, server_version=request.param, tick_interval=0.001) as server,
-        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c,
-    ):
-        yield c, server
-
-
-async def test_current_time_in_millis(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, server = client
+async def test_current_time_in_millis(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, server = versioned
     if not hasattr(EClient, "reqCurrentTimeInMillis"):
         with pytest.raises(ib_anyio.UnsupportedRequest):
             await c.req_current_time_in_millis()
@@ -54,9 +41,9 @@ async def test_current_time_in_millis(client: tuple[ib_anyio.Client, sim.SimServ
 
 
 async def test_set_server_log_level_is_recorded(
-    client: tuple[ib_anyio.Client, sim.SimServer],
+    versioned: tuple[ib_anyio.Client, sim.SimServer],
 ) -> None:
-    c, server = client
+    c, server = versioned
     c.set_server_log_level(5)
     with anyio.fail_after(5):
         (sent,) = await server.wait_for(lambda m: m.name == "setServerLogLevel")
@@ -67,8 +54,8 @@ async def test_set_server_log_level_is_recorded(
         assert isinstance(await c.req_current_time(), items.CurrentTime)
 
 
-async def test_req_ids(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, server = client
+async def test_req_ids(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, server = versioned
     with anyio.fail_after(5):
         answer = await c.req_ids(3)
     assert isinstance(answer, items.NextValidId)
@@ -76,8 +63,8 @@ async def test_req_ids(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
     assert [m.fields for m in server.received if m.name == "reqIds"] == [{"numIds": 3}]
 
 
-async def test_req_managed_accts(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, server = client
+async def test_req_managed_accts(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, server = versioned
     with anyio.fail_after(5):
         answer = await c.req_managed_accts()
     assert isinstance(answer, items.ManagedAccounts)

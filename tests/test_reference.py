@@ -40,12 +40,6 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[sim.SimServer]
         yield s
 
 
-@pytest.fixture
-async def client(server: sim.SimServer) -> AsyncIterator[ib_anyio.Client]:
-    async with ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c:
-        yield c
-
-
 def contract(symbol: str, sec_type: str, **fields: object) -> ib_anyio.Contract:
     c = ib_anyio.Contract()
     c.symbol, c.secType = symbol, sec_type

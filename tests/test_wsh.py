@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -12,22 +11,10 @@ from ibapi.client import EClient
 
 import ib_anyio
 from ib_anyio import items, sim
-from ib_anyio.sim._server import max_version
 from tests.doc_examples import examples, run_example, same_lines
 
 HAS_WSH = hasattr(EClient, "reqWshEventData")  # ibapi 10.x (not 9.81)
 AAPL, MSFT = 265598, 272093
-
-
-@pytest.fixture(params=[176, 213, max_version()])
-async def client(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[ib_anyio.Client, sim.SimServer]]:
-    async with (
-        sim.serve(port=0, server_version=request.param, tick_interval=0.001) as server,
-        ib_anyio.connect(server.host, server.port, client_id=1, timeout=5) as c,
-    ):
-        yield c, server
 
 
 def _filter(**fields: Any) -> Any:
@@ -39,8 +26,8 @@ def _filter(**fields: Any) -> Any:
     return data
 
 
-async def test_meta_data(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, server = client
+async def test_meta_data(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, server = versioned
     if not HAS_WSH:
         with pytest.raises(ib_anyio.UnsupportedRequest):
             await c.req_wsh_meta_data()
@@ -56,8 +43,8 @@ async def test_meta_data(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
     assert isinstance(sent.fields["reqId"], int)
 
 
-async def test_event_data_by_con_id(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, server = client
+async def test_event_data_by_con_id(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, server = versioned
     if not HAS_WSH:
         with pytest.raises(ib_anyio.UnsupportedRequest):
             await c.req_wsh_event_data(object())  # type: ignore[arg-type]
@@ -82,8 +69,8 @@ async def test_event_data_by_con_id(client: tuple[ib_anyio.Client, sim.SimServer
     assert again.data_json == answer.data_json
 
 
-async def test_event_data_by_filter(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, _ = client
+async def test_event_data_by_filter(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, _ = versioned
     if not HAS_WSH:
         return
     text = json.dumps({"country": "All", "conids": [AAPL, MSFT], "wshe_ed": "true"})
@@ -103,9 +90,9 @@ async def test_event_data_by_filter(client: tuple[ib_anyio.Client, sim.SimServer
     ],
 )
 async def test_bad_filters_get_tws_error(
-    client: tuple[ib_anyio.Client, sim.SimServer], fields: dict[str, Any], why: str
+    versioned: tuple[ib_anyio.Client, sim.SimServer], fields: dict[str, Any], why: str
 ) -> None:
-    c, server = client
+    c, server = versioned
     if not HAS_WSH:
         return
     if "filter" in fields and server.server_version < 171:
@@ -118,8 +105,8 @@ async def test_bad_filters_get_tws_error(
     assert info.value.req_id == sent["reqId"]
 
 
-async def test_unknown_con_id(client: tuple[ib_anyio.Client, sim.SimServer]) -> None:
-    c, _ = client
+async def test_unknown_con_id(versioned: tuple[ib_anyio.Client, sim.SimServer]) -> None:
+    c, _ = versioned
     if not HAS_WSH:
         return
     with anyio.fail_after(5), pytest.raises(ib_anyio.TWSError) as info:
@@ -129,9 +116,9 @@ async def test_unknown_con_id(client: tuple[ib_anyio.Client, sim.SimServer]) -> 
 
 @pytest.mark.parametrize("kind", ["meta", "event"])
 async def test_abandoned_request_is_cancelled_once(
-    client: tuple[ib_anyio.Client, sim.SimServer], kind: str
+    versioned: tuple[ib_anyio.Client, sim.SimServer], kind: str
 ) -> None:
-    c, server = client
+    c, server = versioned
     if not HAS_WSH:
         return
     name = {"meta": "WshMetaData", "event": "WshEventData"}[kind]
