@@ -922,11 +922,10 @@ class ClientBase:
             route.push(event)
 
     def _on_drop(self, lost: ConnectionLost) -> None:
-        """Event loop, no reconnect policy: the connection dropped; everything ends."""
-        self._up = anyio.Event()
+        """Event loop, no reconnect policy: the connection dropped; everything ends
+        (``_up`` stays set: ``wait_connected()`` returns to raise the loss)."""
         self._emit(Disconnected(lost))
         self._bridge.fail_all(lost)
-        self._up.set()  # wait_connected() raises
 
     def _on_lost(self, lost: ConnectionLost) -> None:
         """Event loop, under a reconnect policy: the connection dropped.
